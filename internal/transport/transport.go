@@ -1,0 +1,238 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+)
+
+// Transport owns a listener and the connections to remote peers.
+type Transport struct {
+	cfg        Config
+	logger     *slog.Logger
+	ln         net.Listener
+	endpoint   string
+	budget     *semaphore.Weighted
+	handshakes chan struct{} // one token per handshake under way
+
+	ctx    context.Context // canceled by Close: ends dials and budget waits
+	cancel context.CancelFunc
+	done   chan struct{} // closed by Close
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	links   map[string]*Link
+	pending map[net.Conn]struct{} // connections under handshake
+	closed  bool
+
+	stats Stats
+}
+
+// Stats counts what the transport refused; all fields are atomic.
+type Stats struct {
+	HandshakesRefused atomic.Uint64 // over MaxHandshakes
+	HandshakesFailed  atomic.Uint64 // bad greeting, limits, timeout, refusals
+	ProtocolErrors    atomic.Uint64 // connections closed for a violation after HELLO
+}
+
+// Listen starts a transport listening on cfg.Listen.
+func Listen(cfg Config) (*Transport, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	addr, _ := parseEndpoint(cfg.Listen)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("transport: listen on %s: %w", cfg.Listen, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &Transport{
+		cfg:        cfg,
+		logger:     cfg.Logger.With("peer", cfg.Name),
+		ln:         ln,
+		endpoint:   "tcp://" + ln.Addr().String(),
+		budget:     semaphore.NewWeighted(int64(cfg.MaxReceiveMemory)),
+		handshakes: make(chan struct{}, cfg.MaxHandshakes),
+		ctx:        ctx,
+		cancel:     cancel,
+		done:       make(chan struct{}),
+		links:      make(map[string]*Link),
+	}
+	if cfg.Advertise == "" {
+		t.cfg.Advertise = t.endpoint
+	}
+	t.wg.Add(1)
+	go t.acceptLoop()
+	return t, nil
+}
+
+// Endpoint returns the endpoint the transport listens on, with the real port.
+func (t *Transport) Endpoint() string { return t.endpoint }
+
+// Name returns the local peer name.
+func (t *Transport) Name() string { return t.cfg.Name }
+
+// Epoch returns the local process epoch.
+func (t *Transport) Epoch() uint64 { return t.cfg.Epoch }
+
+// Stats returns the transport's counters.
+func (t *Transport) Stats() *Stats { return &t.stats }
+
+// Connect returns the link to the named peer and keeps it connected to
+// endpoint, redialing with backoff, until the transport closes.
+func (t *Transport) Connect(name, endpoint string) (*Link, error) {
+	if name == t.cfg.Name {
+		return nil, fmt.Errorf("transport: cannot connect to self (%s)", name)
+	}
+	if _, err := parseEndpoint(endpoint); err != nil {
+		return nil, err
+	}
+	l, err := t.link(name)
+	if err != nil {
+		return nil, err
+	}
+	l.want(endpoint)
+	return l, nil
+}
+
+// Link returns the link to the named peer, or nil if there is none.
+func (t *Transport) Link(name string) *Link {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.links[name]
+}
+
+func (t *Transport) link(name string) (*Link, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil, ErrClosed
+	}
+	l := t.links[name]
+	if l == nil {
+		l = newLink(t, name)
+		t.links[name] = l
+	}
+	return l, nil
+}
+
+// forgetIdle drops a link nobody wants and nothing uses, so that peers that
+// connected once do not accumulate. The caller holds l.mu.
+func (t *Transport) forgetIdle(l *Link) {
+	if l.wanted || l.dialing || l.cur != nil {
+		return
+	}
+	t.mu.Lock()
+	if t.links[l.name] == l {
+		delete(t.links, l.name)
+	}
+	t.mu.Unlock()
+	l.gone = true
+}
+
+func (t *Transport) isClosed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closed
+}
+
+func (t *Transport) acceptLoop() {
+	defer t.wg.Done()
+	var delay time.Duration
+	for {
+		raw, err := t.ln.Accept()
+		if err != nil {
+			select {
+			case <-t.done:
+				return
+			default:
+			}
+			// Out of file descriptors and the like: back off, keep serving.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			t.logger.Warn("accept failed", "err", err, "retry_in", delay)
+			select {
+			case <-time.After(delay):
+			case <-t.done:
+				return
+			}
+			continue
+		}
+		delay = 0
+		select {
+		case t.handshakes <- struct{}{}:
+		default:
+			t.stats.HandshakesRefused.Add(1)
+			t.logger.Warn("too many handshakes under way; connection refused", "addr", raw.RemoteAddr())
+			raw.Close()
+			continue
+		}
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			defer func() { <-t.handshakes }()
+			if err := t.accept(raw); err != nil {
+				t.stats.HandshakesFailed.Add(1)
+				t.logger.Info("inbound handshake failed", "addr", raw.RemoteAddr(), "err", err)
+			}
+		}()
+	}
+}
+
+// Close stops accepting and dialing, drains every connection (queued
+// packets are written, then DRAIN) and waits for them to close until ctx
+// ends; then it closes what is left. Close is idempotent.
+func (t *Transport) Close(ctx context.Context) error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		<-t.done
+		return nil
+	}
+	t.closed = true
+	links := make([]*Link, 0, len(t.links))
+	for _, l := range t.links {
+		links = append(links, l)
+	}
+	t.mu.Unlock()
+
+	t.ln.Close()
+	var conns []*Conn
+	for _, l := range links {
+		if c := l.Conn(); c != nil {
+			conns = append(conns, c)
+			c.Drain()
+		}
+	}
+	var err error
+	for _, c := range conns {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err != nil {
+			break
+		}
+	}
+	close(t.done)
+	t.cancel()
+	t.mu.Lock()
+	for raw := range t.pending {
+		raw.Close()
+	}
+	t.mu.Unlock()
+	for _, l := range links {
+		if c := l.Conn(); c != nil {
+			c.Close()
+		}
+	}
+	t.wg.Wait()
+	return err
+}
