@@ -141,10 +141,17 @@ func (l *Link) detach(c *Conn) {
 	l.t.forgetIdle(l)
 }
 
-// want marks the link wanted at endpoint and starts its dial loop.
-func (l *Link) want(endpoint string) {
+// want marks the link wanted at endpoint and starts its dial loop. It fails
+// on a link already dropped from the transport's table.
+func (l *Link) want(endpoint string) (ok bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.gone {
+		return false, nil
+	}
+	if l.t.isClosed() {
+		return false, ErrClosed // no goroutine may start once Close waits for them
+	}
 	if endpoint != "" {
 		l.endpoint = endpoint
 	}
@@ -155,6 +162,7 @@ func (l *Link) want(endpoint string) {
 		l.t.wg.Add(1)
 		go l.dialLoop()
 	}
+	return true, nil
 }
 
 // dialLoop keeps a wanted link connected: it dials whenever the link has no

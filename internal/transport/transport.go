@@ -94,12 +94,19 @@ func (t *Transport) Connect(name, endpoint string) (*Link, error) {
 	if _, err := parseEndpoint(endpoint); err != nil {
 		return nil, err
 	}
-	l, err := t.link(name)
-	if err != nil {
-		return nil, err
+	for {
+		l, err := t.link(name)
+		if err != nil {
+			return nil, err
+		}
+		ok, err := l.want(endpoint)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return l, nil
+		}
 	}
-	l.want(endpoint)
-	return l, nil
 }
 
 // Link returns the link to the named peer, or nil if there is none.

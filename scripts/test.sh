@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The whole meshmq test suite, as CI runs it, on a fresh machine:
+# installs what the tests need, then vets and runs every test under -race.
+#
+#   ./scripts/test.sh              # everything
+#   FUZZTIME=60s ./scripts/test.sh # also fuzz each network decoder that long
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '== %s\n' "$*"; }
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# The libzmq interoperability tests drive a Python peer on Debian's
+# python3-zmq (libzmq 4.3), which works only under /usr/bin/python3.
+if ! /usr/bin/python3 -c 'import zmq, msgpack' 2>/dev/null; then
+	log "installing python3-zmq and python3-msgpack"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-zmq python3-msgpack >/dev/null
+fi
+/usr/bin/python3 -c 'import zmq, msgpack; print("libzmq", zmq.zmq_version())'
+
+log "go vet"
+go vet ./...
+
+log "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change: $unformatted" >&2
+	exit 1
+fi
+
+log "go test -race"
+go test -race -count=1 -timeout 20m ./...
+
+if [ -n "${FUZZTIME:-}" ]; then
+	for target in internal/wire:FuzzDecode internal/wire:FuzzDecodeMessage \
+		internal/transport:FuzzInbound internal/transport:FuzzCheckCommand \
+		codec:FuzzMsgPackUnmarshal; do
+		pkg=${target%%:*} fn=${target##*:}
+		log "fuzz $fn ($FUZZTIME)"
+		go test -run '^$' -fuzz "^$fn\$" -fuzztime "$FUZZTIME" "./$pkg"
+	done
+fi
+log "all tests passed"
