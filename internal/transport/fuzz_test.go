@@ -38,7 +38,7 @@ func FuzzInbound(f *testing.F) {
 	f.Add(append(validPrefix(), zmtpFrame(data)...))
 	ack := (&wire.Ack{Streams: []wire.StreamAck{{Stream: 1, Through: 3}}}).Append(nil)
 	f.Add(append(append(validPrefix(), zmtpFrame(ack)...), zmtpFrame((&wire.Drain{}).Append(nil))...))
-	f.Add(append(validPrefix(), 0x01, 0x01, 0x90))              // multi-frame
+	f.Add(append(validPrefix(), 0x01, 0x01, 0x90))                  // multi-frame
 	f.Add(append(validPrefix(), 0x04, 0x05, 4, 'P', 'I', 'N', 'G')) // ZMTP PING after HELLO
 	f.Fuzz(func(t *testing.T, in []byte) {
 		cfg := fast("acceptor", newRecorder())
