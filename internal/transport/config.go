@@ -47,6 +47,9 @@ type Config struct {
 	// MaxHandshakes bounds connections accepted but not yet through HELLO;
 	// more are closed at once. Default 256.
 	MaxHandshakes int
+	// MaxConnections bounds established connections; further inbound
+	// HELLOs are refused with ERROR busy. Default 4096.
+	MaxConnections int
 	// HandshakeTimeout bounds the ZMTP handshake and HELLO. Default 5s.
 	HandshakeTimeout time.Duration
 
@@ -121,6 +124,7 @@ func (c Config) withDefaults() (Config, error) {
 	setInt(&c.MaxFrameSize, c.MaxMessageSize+frameOverhead)
 	setInt(&c.MaxReceiveMemory, max(defaultRecvMemory, c.MaxFrameSize))
 	setInt(&c.MaxHandshakes, 256)
+	setInt(&c.MaxConnections, 4096)
 	setInt(&c.SendQueueBytes, defaultSendQueue)
 	setInt(&c.BatchBytes, defaultBatchBytes)
 	setDur(&c.HandshakeTimeout, 5*time.Second)

@@ -261,6 +261,7 @@ func (c *Conn) exit() {
 	c.data, c.ctrl = nil, nil
 	c.mu.Unlock()
 	c.link.detach(c)
+	c.t.conns.Add(-1)
 	c.t.cfg.Handler.Down(c, err)
 	close(c.done)
 }

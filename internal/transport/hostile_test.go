@@ -3,6 +3,7 @@ package transport
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"runtime"
@@ -256,4 +257,38 @@ func TestHandshakeLimit(t *testing.T) {
 	waitFor(t, "idle handshakes to time out", func() bool { return len(victim.handshakes) == 0 })
 	good := listen(t, fast("good", newRecorder()))
 	exchange(t, connect(t, good, victim), rv)
+}
+
+// Past MaxConnections new peers are refused (ERROR busy) and keep retrying;
+// once a connection ends, the waiting peer gets in.
+func TestConnectionLimit(t *testing.T) {
+	cfg := fast("hub", nil)
+	cfg.MaxConnections = 2
+	rh := newRecorder()
+	cfg.Handler = rh
+	hub := listen(t, cfg)
+	p1 := listen(t, fast("p1", newRecorder()))
+	p2 := listen(t, fast("p2", newRecorder()))
+	connect(t, p1, hub)
+	connect(t, p2, hub)
+
+	p3, err := Listen(fast("p3", newRecorder()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeTransport(t, p3)
+	if err := p3.dial(newLink(p3, "hub"), hub.Endpoint()); !isRefusal(err, wire.CodeBusy) {
+		t.Fatalf("third connection: %v, want ERROR busy", err)
+	}
+	l3, err := p3.Connect("hub", hub.Endpoint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTransport(t, p1)
+	exchange(t, l3, rh)
+}
+
+func isRefusal(err error, code wire.Code) bool {
+	var r *RefusedError
+	return errors.As(err, &r) && r.Code == code
 }

@@ -86,6 +86,10 @@ func (l *Link) admit(c *Conn) (refusal *wire.Error, gone bool) {
 		return &wire.Error{Code: wire.CodeShuttingDown, Text: "shutting down"}, false
 	}
 	cur := l.cur
+	if cur == nil && l.t.conns.Load() >= int64(l.t.cfg.MaxConnections) {
+		l.mu.Unlock()
+		return &wire.Error{Code: wire.CodeBusy, Text: "too many connections"}, false
+	}
 	sameEpoch := cur == nil || cur.remote.Epoch == c.remote.Epoch
 	ours := l.dialing || (cur != nil && cur.outbound)
 	if sameEpoch && ours && l.t.cfg.Name < c.remote.Name {
@@ -126,6 +130,7 @@ func (l *Link) setCur(c *Conn) {
 		close(l.up)
 	}
 	l.cur = c
+	l.t.conns.Add(1) // the replaced one, if any, is subtracted as it exits
 }
 
 // detach forgets c once it has closed.

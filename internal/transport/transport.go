@@ -21,10 +21,12 @@ type Transport struct {
 	budget     *semaphore.Weighted
 	handshakes chan struct{} // one token per handshake under way
 
-	ctx    context.Context // canceled by Close: ends dials and budget waits
-	cancel context.CancelFunc
-	done   chan struct{} // closed by Close
-	wg     sync.WaitGroup
+	ctx      context.Context // canceled by Close: ends dials and budget waits
+	cancel   context.CancelFunc
+	done     chan struct{} // closed by Close
+	finished chan struct{} // closed when Close has finished
+	wg       sync.WaitGroup
+	conns    atomic.Int64 // established connections
 
 	mu      sync.Mutex
 	links   map[string]*Link
@@ -63,6 +65,7 @@ func Listen(cfg Config) (*Transport, error) {
 		ctx:        ctx,
 		cancel:     cancel,
 		done:       make(chan struct{}),
+		finished:   make(chan struct{}),
 		links:      make(map[string]*Link),
 	}
 	if cfg.Advertise == "" {
@@ -199,7 +202,11 @@ func (t *Transport) Close(ctx context.Context) error {
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
-		<-t.done
+		select {
+		case <-t.finished:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		return nil
 	}
 	t.closed = true
@@ -241,5 +248,6 @@ func (t *Transport) Close(ctx context.Context) error {
 		}
 	}
 	t.wg.Wait()
+	close(t.finished)
 	return err
 }

@@ -343,11 +343,13 @@ const (
 	CodeUnauthorized       Code = 5 // the security layer refused the peer
 	CodeShuttingDown       Code = 6 // the sender is closing
 	CodeNameConflict       Code = 7 // the dialer used the acceptor's own name
+	CodeBusy               Code = 8 // the acceptor has as many connections as it takes
 )
 
 var codeNames = map[Code]string{
 	CodeUnsupportedVersion: "unsupported version", CodeDuplicate: "duplicate connection", CodeProtocol: "protocol error",
 	CodeTooLarge: "too large", CodeUnauthorized: "unauthorized", CodeShuttingDown: "shutting down", CodeNameConflict: "name conflict",
+	CodeBusy: "busy",
 }
 
 func (c Code) String() string {
