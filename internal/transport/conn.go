@@ -36,16 +36,18 @@ type Conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu        sync.Mutex
-	state     connState
-	err       error
-	data      []wire.Entry
-	dataBytes int // queued and being written
-	ctrl      [][]byte
-	ctrlBytes int
-	fatal     []byte // an ERROR to write before closing with fatalErr
-	fatalErr  error
-	drained   bool // the remote side sent DRAIN
+	mu          sync.Mutex
+	state       connState
+	err         error
+	data        []wire.Entry
+	dataBytes   int // queued and being written
+	ctrl        [][]byte
+	ctrlBytes   int
+	fatal       []byte // an ERROR to write before closing with fatalErr
+	fatalErr    error
+	drained     bool // the remote side sent DRAIN
+	sentDrain   bool // we sent DRAIN
+	remoteFirst bool // the remote side drained before we did
 
 	wake   chan struct{} // the writer has work
 	space  chan struct{} // the queue has room again
@@ -203,6 +205,13 @@ func (c *Conn) Drain() {
 func (c *Conn) remoteDrain() {
 	c.mu.Lock()
 	c.drained = true
+	if c.sentDrain {
+		// Both DRAINs are through: the connection is done.
+		c.mu.Unlock()
+		c.close(nil)
+		return
+	}
+	c.remoteFirst = c.state == connOpen
 	for i := range c.data {
 		c.dataBytes -= c.data[i].Size()
 	}
@@ -225,7 +234,7 @@ func (c *Conn) close(err error) {
 		c.mu.Unlock()
 		return
 	}
-	if err == nil && c.drained {
+	if err == nil && c.remoteFirst {
 		err = ErrRemoteDrained
 	}
 	c.state, c.err = connClosed, err
@@ -370,11 +379,24 @@ func (c *Conn) writeLoop() {
 		}
 		if draining {
 			w.frame = (&wire.Drain{Reason: "closing"}).Append(w.frame[:0])
-			if err := w.send(w.frame); err == nil {
-				c.g.Flush()
+			err := w.send(w.frame)
+			if err == nil {
+				err = c.g.Flush()
 			}
-			closeWrite(c.raw)
-			<-c.closed // the reader sees the remote side close, or times out
+			c.mu.Lock()
+			c.sentDrain = true
+			done := c.drained
+			c.mu.Unlock()
+			if err != nil || done {
+				// Both DRAINs are through (or ours cannot be): close. The
+				// remote side has nothing more to send, so closing does not
+				// reset the connection under unread data.
+				c.close(err)
+				return
+			}
+			// Keep the write side open: a libzmq peer drops the whole
+			// connection on a FIN and could not send its ACKs and DRAIN.
+			<-c.closed
 			return
 		}
 	}
@@ -455,10 +477,4 @@ func (w *writer) drainQueue() (draining bool, err error) {
 func (w *writer) send(frame []byte) error {
 	w.wrote = true
 	return w.c.zc.SendMsg(zmq4.NewMsg(frame))
-}
-
-func closeWrite(c net.Conn) {
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
-	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -272,9 +273,6 @@ func TestSimultaneousDialEndsWithOneConnection(t *testing.T) {
 				ca.raw.RemoteAddr().String() == cb.raw.LocalAddr().String()
 		})
 		ca := la.Conn()
-		if !ca.Outbound() {
-			t.Fatalf("round %d: the winning connection was not dialed by %s, the smaller name", i, a.Name())
-		}
 		exchange(t, la, rb)
 		exchange(t, lb, ra)
 		if la.Conn() != ca {
@@ -343,3 +341,58 @@ func TestConfigValidation(t *testing.T) {
 		}
 	}
 }
+
+// The rules of PROTOCOL.md 4.3, on the accepting side.
+func TestAdmitRules(t *testing.T) {
+	tr := listen(t, fast("m", nil))
+	inbound := func(name string, epoch uint64) *Conn {
+		c := &Conn{t: tr, remote: wire.Hello{Name: name, Epoch: epoch}, raw: nopConn{}, closed: make(chan struct{}), cancel: func() {}}
+		return c
+	}
+	outbound := func(name string, epoch uint64) *Conn {
+		c := inbound(name, epoch)
+		c.outbound = true
+		return c
+	}
+	for _, tc := range []struct {
+		name    string
+		dialing bool
+		cur     *Conn
+		in      *Conn
+		accept  bool
+	}{
+		{"no connection", false, nil, inbound("z", 1), true},
+		{"our dial under way, we sort first", true, nil, inbound("z", 1), false},
+		{"our dial under way, they sort first", true, nil, inbound("a", 1), true},
+		{"our established dial, we sort first", false, outbound("z", 1), inbound("z", 1), false},
+		{"our established dial, they sort first", false, outbound("a", 1), inbound("a", 1), true},
+		{"their earlier dial: they redialed", false, inbound("z", 1), inbound("z", 1), true},
+		{"they restarted (new epoch)", true, outbound("z", 1), inbound("z", 2), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLink(tr, tc.in.remote.Name)
+			l.dialing = tc.dialing
+			if tc.cur != nil {
+				l.setCur(tc.cur)
+				tr.conns.Add(-1)
+			}
+			refusal, _ := l.admit(tc.in)
+			if accepted := refusal == nil; accepted != tc.accept {
+				t.Fatalf("accepted %v, want %v (refusal %v)", accepted, tc.accept, refusal)
+			}
+			if tc.accept {
+				tr.conns.Add(-1)
+				if l.cur != tc.in {
+					t.Fatal("accepted connection is not current")
+				}
+				if tc.cur != nil && tc.cur.Err() != ErrReplaced {
+					t.Fatalf("old connection: %v, want ErrReplaced", tc.cur.Err())
+				}
+			}
+		})
+	}
+}
+
+type nopConn struct{ net.Conn }
+
+func (nopConn) Close() error { return nil }

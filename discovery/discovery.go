@@ -1,0 +1,64 @@
+package discovery
+
+import (
+	"context"
+	"errors"
+	"slices"
+)
+
+// Member is what a peer advertises about itself.
+type Member struct {
+	Name     string   // stable peer name, unique in the cluster
+	Endpoint string   // data endpoint, "tcp://host:port"
+	Services []string // point-to-point channels it handles
+}
+
+// Handles reports whether m handles service.
+func (m Member) Handles(service string) bool { return slices.Contains(m.Services, service) }
+
+// EventType says what happened to a member.
+type EventType uint8
+
+const (
+	Joined  EventType = iota + 1 // a member appeared
+	Updated                      // a member changed its advertisement
+	Left                         // a member left gracefully
+	Failed                       // a member was detected dead
+)
+
+func (t EventType) String() string {
+	switch t {
+	case Joined:
+		return "joined"
+	case Updated:
+		return "updated"
+	case Left:
+		return "left"
+	case Failed:
+		return "failed"
+	}
+	return "unknown"
+}
+
+// Event is one membership change.
+type Event struct {
+	Type   EventType
+	Member Member
+}
+
+// Discovery is a peer's view of the cluster.
+type Discovery interface {
+	// Start joins the cluster advertising local. Events are delivered to
+	// notify, in order, from one goroutine at a time; notify must not block
+	// for long.
+	Start(ctx context.Context, local Member, notify func(Event)) error
+	// Members returns the other members currently alive.
+	Members() []Member
+	// Update changes the local advertisement.
+	Update(local Member) error
+	// Leave leaves the cluster gracefully and stops. It is idempotent.
+	Leave(ctx context.Context) error
+}
+
+// ErrNotStarted is returned by calls that need Start first.
+var ErrNotStarted = errors.New("discovery: not started")
