@@ -11,6 +11,11 @@
 //	transport_64B_msgs_per_s           64 B messages through meshmq's transport, batched into DATA frames,
 //	                                   one direction, counted per message as the receiver decodes them
 //	transport_1KiB_msgs_per_s          the same with 1 KiB messages
+//	send_alo_64B_msgs_per_s            64 B bodies through peer.Send at least once, until handled and acknowledged
+//	send_be_64B_msgs_per_s             the same, best effort (no buffer, no acknowledgement)
+//	send_alo_1KiB_msgs_per_s           at least once, 1 KiB bodies
+//	send_be_1KiB_msgs_per_s            best effort, 1 KiB bodies
+//	peak_heap_MiB                      the peak heap in use during a 1M-message at-least-once run, default limits
 package main
 
 import (
@@ -47,6 +52,14 @@ func main() {
 		{"raw_zmq4_pushpull_1KiB_msgs_per_s", "msgs/s", func(ctx context.Context) (float64, error) { return rawPushPull(ctx, 1024, n(100_000)) }},
 		{"transport_64B_msgs_per_s", "msgs/s", func(ctx context.Context) (float64, error) { return transportOneWay(ctx, 64, n(2_000_000)) }},
 		{"transport_1KiB_msgs_per_s", "msgs/s", func(ctx context.Context) (float64, error) { return transportOneWay(ctx, 1024, n(500_000)) }},
+		{"send_alo_64B_msgs_per_s", "msgs/s", func(ctx context.Context) (float64, error) { return rate(peerSend(ctx, 64, n(500_000), false)) }},
+		{"send_be_64B_msgs_per_s", "msgs/s", func(ctx context.Context) (float64, error) { return rate(peerSend(ctx, 64, n(500_000), true)) }},
+		{"send_alo_1KiB_msgs_per_s", "msgs/s", func(ctx context.Context) (float64, error) { return rate(peerSend(ctx, 1024, n(200_000), false)) }},
+		{"send_be_1KiB_msgs_per_s", "msgs/s", func(ctx context.Context) (float64, error) { return rate(peerSend(ctx, 1024, n(200_000), true)) }},
+		{"peak_heap_MiB", "MiB", func(ctx context.Context) (float64, error) {
+			_, peak, err := peerSend(ctx, 64, n(1_000_000), false)
+			return float64(peak) / (1 << 20), err
+		}},
 	}
 	failed := false
 	for _, f := range figures {
@@ -73,6 +86,8 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+func rate(r float64, _ uint64, err error) (float64, error) { return r, err }
 
 func selected(name, only string) bool {
 	if only == "" {

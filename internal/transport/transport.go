@@ -28,10 +28,11 @@ type Transport struct {
 	wg       sync.WaitGroup
 	conns    atomic.Int64 // established connections
 
-	mu      sync.Mutex
-	links   map[string]*Link
-	pending map[net.Conn]struct{} // connections under handshake
-	closed  bool
+	mu           sync.Mutex
+	links        map[string]*Link
+	pending      map[net.Conn]struct{} // connections under handshake
+	closed       bool
+	closeStarted bool // Close ran (Abort only sets closed)
 
 	stats Stats
 }
@@ -200,7 +201,7 @@ func (t *Transport) acceptLoop() {
 // ends; then it closes what is left. Close is idempotent.
 func (t *Transport) Close(ctx context.Context) error {
 	t.mu.Lock()
-	if t.closed {
+	if t.closed && t.closeStarted {
 		t.mu.Unlock()
 		select {
 		case <-t.finished:
@@ -209,7 +210,7 @@ func (t *Transport) Close(ctx context.Context) error {
 		}
 		return nil
 	}
-	t.closed = true
+	t.closed, t.closeStarted = true, true
 	links := make([]*Link, 0, len(t.links))
 	for _, l := range t.links {
 		links = append(links, l)
@@ -250,4 +251,30 @@ func (t *Transport) Close(ctx context.Context) error {
 	t.wg.Wait()
 	close(t.finished)
 	return err
+}
+
+// MaxMessageSize returns the largest encoded message the transport sends or
+// accepts.
+func (t *Transport) MaxMessageSize() int { return t.cfg.MaxMessageSize }
+
+// Abort closes the listener and every connection at once, without draining:
+// what it does to the remote side is what a crash of this process does.
+// Close still has to be called to wait for the goroutines.
+func (t *Transport) Abort() {
+	t.mu.Lock()
+	t.closed = true
+	links := make([]*Link, 0, len(t.links))
+	for _, l := range t.links {
+		links = append(links, l)
+	}
+	for raw := range t.pending {
+		raw.Close()
+	}
+	t.mu.Unlock()
+	t.ln.Close()
+	for _, l := range links {
+		if c := l.Conn(); c != nil {
+			c.Close()
+		}
+	}
 }

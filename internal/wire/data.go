@@ -9,6 +9,11 @@ const (
 	// FlagBestEffort marks an entry the receiver must not acknowledge: the
 	// sender keeps no copy (at-most-once).
 	FlagBestEffort Flags = 1 << iota
+	// FlagSkip tells the receiver to settle the entry's seq without
+	// handling it (Message is empty): the sender dead-lettered it, or an
+	// earlier incarnation of the receiver settled it, and later messages of
+	// its key must not wait for it.
+	FlagSkip
 )
 
 // NoPartition is Entry.Partition for a message sent without a partition.

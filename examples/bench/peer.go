@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/meshmq/meshmq/channel"
+	"github.com/meshmq/meshmq/discovery"
+	"github.com/meshmq/meshmq/peer"
+)
+
+// peerPair starts a receiver handling "bench" and a sender that knows it.
+func peerPair(ctx context.Context, handled *atomic.Int64) (tx, rx *peer.Peer, err error) {
+	rx, err = peer.New(ctx, peer.WithName("bench-rx"))
+	if err != nil {
+		return nil, nil, err
+	}
+	err = rx.Handle("bench", func(context.Context, *channel.Message) error {
+		handled.Add(1)
+		return nil
+	}, peer.Concurrency(2))
+	if err == nil {
+		tx, err = peer.New(ctx, peer.WithName("bench-tx"),
+			peer.WithDiscovery(discovery.NewStatic(discovery.Member{Name: rx.Name(), Endpoint: rx.Endpoint(), Services: []string{"bench"}})))
+	}
+	if err != nil {
+		rx.Close(ctx)
+		return nil, nil, err
+	}
+	return tx, rx, nil
+}
+
+// peerSend sends n messages of size bytes through the peer API and times
+// until all are handled (and, at least once, acknowledged). It also samples
+// the heap in use, returned as peakHeap.
+func peerSend(ctx context.Context, size, n int, bestEffort bool) (rate float64, peakHeap uint64, err error) {
+	var handled atomic.Int64
+	tx, rx, err := peerPair(ctx, &handled)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer rx.Close(context.Background())
+	defer tx.Close(context.Background())
+
+	stopSampling := sampleHeap(&peakHeap)
+	defer stopSampling()
+
+	var opts []peer.SendOption
+	if bestEffort {
+		opts = append(opts, peer.BestEffort())
+	}
+	body := make([]byte, size)
+	// Connect first: best effort does not wait for a connection.
+	if err := tx.Send(ctx, &channel.Message{Channel: "bench", Body: body}); err != nil {
+		return 0, 0, err
+	}
+	for handled.Load() < 1 {
+		if ctx.Err() != nil {
+			return 0, 0, ctx.Err()
+		}
+		time.Sleep(time.Millisecond)
+	}
+	handled.Store(0)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		err := tx.Send(ctx, &channel.Message{Channel: "bench", Body: body}, opts...)
+		if err != nil {
+			if bestEffort && errors.Is(err, peer.ErrNotConnected) {
+				return 0, 0, fmt.Errorf("connection lost during the run: %w", err)
+			}
+			return 0, 0, err
+		}
+	}
+	for handled.Load() < int64(n) {
+		if ctx.Err() != nil {
+			return 0, 0, fmt.Errorf("handled %d of %d: %w", handled.Load(), n, ctx.Err())
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	elapsed := time.Since(start)
+	if !bestEffort {
+		for tx.Stats().InFlight > 0 {
+			if ctx.Err() != nil {
+				return 0, 0, ctx.Err()
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+	}
+	return float64(n) / elapsed.Seconds(), peakHeap, nil
+}
+
+// sampleHeap records the peak of the heap in use until stopped.
+func sampleHeap(peak *uint64) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > *peak {
+				*peak = ms.HeapInuse
+			}
+			select {
+			case <-t.C:
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}

@@ -1,0 +1,112 @@
+package peer
+
+import (
+	"context"
+	"sync"
+)
+
+// buffer bounds the retry buffer of all destinations together, in messages
+// and bytes: Send reserves room before a message is kept, an acknowledgement
+// or a dead letter returns it.
+type buffer struct {
+	mu       sync.Mutex
+	n, bytes int
+	maxN     int
+	maxBytes int
+	closed   bool
+	space    chan struct{} // a release happened
+	empty    chan struct{} // closed when n reaches 0, for waitEmpty
+}
+
+func (b *buffer) init(maxN, maxBytes int) {
+	b.maxN, b.maxBytes = maxN, maxBytes
+	b.space = make(chan struct{}, 1)
+}
+
+// acquire reserves room for one message of size bytes, waiting until ctx
+// ends unless failFast. One message always fits an empty buffer.
+func (b *buffer) acquire(ctx context.Context, size int, failFast bool) error {
+	waited := false
+	for {
+		b.mu.Lock()
+		if b.closed {
+			b.mu.Unlock()
+			return ErrClosed
+		}
+		if b.n == 0 || (b.n < b.maxN && b.bytes+size <= b.maxBytes) {
+			b.n++
+			b.bytes += size
+			room := b.n < b.maxN && b.bytes < b.maxBytes
+			b.mu.Unlock()
+			if waited && room {
+				signal(b.space) // pass the wake-up on to another waiter
+			}
+			return nil
+		}
+		b.mu.Unlock()
+		if failFast {
+			return ErrBufferFull
+		}
+		waited = true
+		select {
+		case <-b.space:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (b *buffer) release(n, bytes int) {
+	if n == 0 {
+		return
+	}
+	b.mu.Lock()
+	b.n -= n
+	b.bytes -= bytes
+	if b.n == 0 && b.empty != nil {
+		close(b.empty)
+		b.empty = nil
+	}
+	b.mu.Unlock()
+	signal(b.space)
+}
+
+// waitEmpty waits until every reserved message was released.
+func (b *buffer) waitEmpty(ctx context.Context) error {
+	b.mu.Lock()
+	if b.n == 0 {
+		b.mu.Unlock()
+		return nil
+	}
+	if b.empty == nil {
+		b.empty = make(chan struct{})
+	}
+	ch := b.empty
+	b.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (b *buffer) usage() (n, bytes int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.n, b.bytes
+}
+
+func (b *buffer) close() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	signal(b.space)
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}

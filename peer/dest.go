@@ -1,0 +1,504 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/meshmq/meshmq/channel"
+	"github.com/meshmq/meshmq/internal/transport"
+	"github.com/meshmq/meshmq/internal/wire"
+	"github.com/meshmq/meshmq/peer/outbox"
+)
+
+// dataStream is the stream id of point-to-point messages to one peer.
+const dataStream = 1
+
+// sweepInterval is how often a destination looks for messages past their
+// retry policy's age or their TTL.
+const sweepInterval = 100 * time.Millisecond
+
+// dest is the sending side toward one peer: the messages sent to it and not
+// yet acknowledged, in sequence order, and a pump goroutine that writes them
+// to the current connection as credit allows. Every unacknowledged message is
+// written again, in order, on each new connection; a NACKed one again after its
+// backoff.
+type dest struct {
+	p    *Peer
+	name string
+	link *transport.Link
+	wake chan struct{}
+	quit chan struct{}
+
+	mu       sync.Mutex
+	conn     *transport.Conn
+	nextSeq  uint64
+	unacked  []*outMsg // ascending seq; done ones are dropped when they reach the front
+	live     int       // unacked and not done
+	sendq    []*outMsg // to write on conn, in order
+	resendq  []*outMsg // NACKed and due: written before sendq, credit already granted
+	retries  []*outMsg // NACKed, waiting for retryAt
+	skips    []uint64  // seqs the receiver must settle without handling
+	limit    uint64    // credit: the highest seq conn may carry
+	limited  bool      // limit is known for conn (set by the first write)
+	initial  uint64    // the receiver's initial credit; 0: no limit
+	stopped  bool
+}
+
+type outMsg struct {
+	seq     uint64
+	rec     *outbox.Record
+	size    int
+	policy  *RetryPolicy
+	expires time.Time
+	done    bool
+	queued  bool // in sendq
+	waiting bool // in retries
+	retryAt time.Time
+	lastErr string
+}
+
+func newDest(p *Peer, name string, link *transport.Link) *dest {
+	return &dest{p: p, name: name, link: link, wake: make(chan struct{}, 1), quit: make(chan struct{})}
+}
+
+// load is how busy the destination is, for routing.
+func (d *dest) load() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.conn == nil {
+		return d.live + 1<<16
+	}
+	return d.live
+}
+
+func (d *dest) enqueue(rec *outbox.Record, size int, policy *RetryPolicy, expires time.Time) bool {
+	d.mu.Lock()
+	if d.stopped {
+		d.mu.Unlock()
+		return false
+	}
+	d.nextSeq++
+	m := &outMsg{seq: d.nextSeq, rec: rec, size: size, policy: policy, expires: expires, queued: true}
+	d.unacked = append(d.unacked, m)
+	d.live++
+	d.sendq = append(d.sendq, m)
+	first := len(d.sendq) == 1
+	d.mu.Unlock()
+	if first {
+		signal(d.wake)
+	}
+	return true
+}
+
+func (d *dest) sendBestEffort(ctx context.Context, enc []byte) error {
+	d.mu.Lock()
+	c := d.conn
+	d.mu.Unlock()
+	if c == nil {
+		return ErrNotConnected
+	}
+	err := c.Send(ctx, &wire.Entry{Stream: dataStream, Attempt: 1, Partition: wire.NoPartition, Flags: wire.FlagBestEffort, Message: enc})
+	if errors.Is(err, transport.ErrNotConnected) {
+		return ErrNotConnected
+	}
+	if err == nil {
+		d.p.stats.sentBE.Add(1)
+	}
+	return err
+}
+
+// up switches to a new connection: everything unacknowledged goes again, in
+// order, now (a backoff in progress ends with the old connection).
+func (d *dest) up(c *transport.Conn) {
+	d.mu.Lock()
+	if d.conn == c {
+		d.mu.Unlock()
+		return
+	}
+	d.conn, d.limited, d.initial = c, false, c.Remote().InitialCredit
+	d.sendq = d.sendq[:0]
+	for _, m := range d.unacked {
+		m.queued, m.waiting = !m.done, false
+		if m.queued {
+			d.sendq = append(d.sendq, m)
+		}
+	}
+	d.retries, d.resendq = d.retries[:0], d.resendq[:0]
+	// Messages settled out of order by an earlier incarnation of the
+	// receiver leave holes a new one cannot tell from messages in flight:
+	// skip entries fill them, so its contiguous point (and credit) advances.
+	d.skips = d.skips[:0]
+	for _, m := range d.unacked {
+		if m.done {
+			d.skips = append(d.skips, m.seq)
+		}
+	}
+	d.mu.Unlock()
+	signal(d.wake)
+}
+
+func (d *dest) down(c *transport.Conn) {
+	d.mu.Lock()
+	if d.conn == c {
+		d.conn = nil
+	}
+	d.mu.Unlock()
+}
+
+// pump writes queued messages while the connection and its credit allow,
+// and resends NACKed ones when their backoff ends.
+func (d *dest) pump() {
+	defer d.p.wg.Done()
+	timer := time.NewTimer(sweepInterval)
+	defer timer.Stop()
+	nextSweep := time.Now().Add(sweepInterval)
+	var batch []wire.Entry
+	for {
+		select {
+		case <-d.wake:
+		case <-timer.C:
+		case <-d.quit:
+			return
+		}
+		now := time.Now()
+		d.mu.Lock()
+		var dead []deadMsg
+		if !now.Before(nextSweep) {
+			dead = d.sweep(now)
+			nextSweep = now.Add(sweepInterval)
+		}
+		next := nextSweep
+		kept := d.retries[:0]
+		for _, m := range d.retries {
+			switch {
+			case m.done:
+			case !now.Before(m.retryAt):
+				m.waiting, m.queued = false, true
+				d.resendq = append(d.resendq, m)
+			default:
+				kept = append(kept, m)
+				if m.retryAt.Before(next) {
+					next = m.retryAt
+				}
+			}
+		}
+		d.retries = kept
+		c := d.conn
+		batch = batch[:0]
+		if c != nil {
+			batch = d.take(batch)
+		}
+		d.mu.Unlock()
+		d.p.deadLetter(d, dead)
+		for i := range batch {
+			if err := c.Send(d.p.ctx, &batch[i]); err != nil {
+				// The connection is gone; the next one resends everything.
+				break
+			}
+			d.p.stats.transmissions.Add(1)
+		}
+		clear(batch)
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(time.Until(next))
+	}
+}
+
+// take moves into batch the due resends (their seqs were within credit when
+// first written), then new messages while credit allows, then pending skips.
+// The caller holds d.mu.
+func (d *dest) take(batch []wire.Entry) []wire.Entry {
+	for _, m := range d.resendq {
+		batch = d.write(batch, m)
+	}
+	clear(d.resendq)
+	d.resendq = d.resendq[:0]
+	n := 0
+	for _, m := range d.sendq {
+		if !m.done && m.queued {
+			if !d.limited {
+				// PROTOCOL.md 7.3: the first seq on a connection sets the base.
+				d.limit, d.limited = m.seq+d.initial-1, true
+			}
+			if d.initial > 0 && m.seq > d.limit {
+				break
+			}
+		}
+		n++
+		batch = d.write(batch, m)
+	}
+	clear(d.sendq[:n])
+	if d.sendq = d.sendq[n:]; len(d.sendq) == 0 {
+		d.sendq = nil
+	}
+	// Skips go after the first message on a connection: a fresh receiver
+	// takes the first seq it sees as the sender's lowest unacknowledged.
+	if d.limited {
+		for _, seq := range d.skips {
+			batch = append(batch, wire.Entry{Stream: dataStream, Seq: seq, Attempt: 1, Partition: wire.NoPartition, Flags: wire.FlagSkip})
+		}
+		d.skips = d.skips[:0]
+	}
+	return batch
+}
+
+// write appends m's entry to batch unless it was settled meanwhile.
+func (d *dest) write(batch []wire.Entry, m *outMsg) []wire.Entry {
+	if m.done || !m.queued {
+		return batch
+	}
+	m.queued = false
+	m.rec.Attempts++
+	if m.rec.Attempts > 1 {
+		d.p.stats.retried.Add(1)
+	}
+	return append(batch, wire.Entry{Stream: dataStream, Seq: m.seq, Attempt: uint64(m.rec.Attempts),
+		Partition: wire.NoPartition, Message: m.rec.Message})
+}
+
+// sweep finds messages past their age limit or expiry. The caller holds d.mu.
+func (d *dest) sweep(now time.Time) []deadMsg {
+	var dead []deadMsg
+	for _, m := range d.unacked {
+		if m.done {
+			continue
+		}
+		switch {
+		case !m.expires.IsZero() && now.After(m.expires):
+			dead = append(dead, d.finishDead(m, ReasonExpired, "expired before it was acknowledged"))
+		case m.policy.MaxAge > 0 && now.Sub(m.rec.Created) > m.policy.MaxAge:
+			dead = append(dead, d.finishDead(m, ReasonMaxAge, m.lastErr))
+		}
+	}
+	d.compact()
+	return dead
+}
+
+// finishDead marks m done as a dead letter and has the receiver settle its
+// seq. The caller holds d.mu.
+func (d *dest) finishDead(m *outMsg, reason Reason, text string) deadMsg {
+	m.done = true
+	d.live--
+	if m.rec.Attempts > 0 {
+		d.skips = append(d.skips, m.seq)
+	}
+	return deadMsg{m: m, reason: reason, text: text}
+}
+
+// compact drops done messages from the front of unacked.
+func (d *dest) compact() {
+	i := 0
+	for i < len(d.unacked) && d.unacked[i].done {
+		d.unacked[i] = nil
+		i++
+	}
+	if i > 0 {
+		d.unacked = d.unacked[i:]
+	}
+}
+
+func (d *dest) find(seq uint64) *outMsg {
+	i, ok := slices.BinarySearchFunc(d.unacked, seq, func(m *outMsg, s uint64) int {
+		switch {
+		case m.seq < s:
+			return -1
+		case m.seq > s:
+			return 1
+		}
+		return 0
+	})
+	if !ok {
+		return nil
+	}
+	return d.unacked[i]
+}
+
+// ack settles what the receiver acknowledged.
+func (d *dest) ack(pk *wire.Ack) {
+	var settled []*outMsg
+	d.mu.Lock()
+	for _, sa := range pk.Streams {
+		if sa.Stream != dataStream {
+			continue
+		}
+		for _, m := range d.unacked {
+			if m.seq > sa.Through {
+				break
+			}
+			if !m.done {
+				m.done = true
+				settled = append(settled, m)
+			}
+		}
+		for _, r := range sa.Ranges {
+			for s := r.From; s <= r.To && s-r.From < 1<<16; s++ {
+				if m := d.find(s); m != nil && !m.done {
+					m.done = true
+					settled = append(settled, m)
+				}
+			}
+		}
+	}
+	d.live -= len(settled)
+	d.compact()
+	d.mu.Unlock()
+	if len(settled) == 0 {
+		return
+	}
+	bytes := 0
+	seqs := make([]uint64, len(settled))
+	for i, m := range settled {
+		bytes += m.size
+		seqs[i] = m.rec.Seq
+	}
+	if err := d.p.store.Ack(context.Background(), toRanges(seqs)); err != nil {
+		d.p.log.Error("store ack failed", "err", err)
+	}
+	d.p.stats.acked.Add(uint64(len(settled)))
+	d.p.buf.release(len(settled), bytes)
+}
+
+// nack schedules a retry or dead-letters, per the reason and the policy.
+func (d *dest) nack(pk *wire.Nack) {
+	var dead []deadMsg
+	now := time.Now()
+	d.mu.Lock()
+	for _, it := range pk.Items {
+		if it.Stream != dataStream {
+			continue
+		}
+		m := d.find(it.Seq)
+		if m == nil || m.done {
+			continue
+		}
+		m.lastErr = it.Text
+		switch {
+		case !it.Reason.Retryable():
+			// The receiver settled it already: no abandon needed.
+			m.done = true
+			d.live--
+			reason := ReasonRejected
+			switch it.Reason {
+			case wire.ReasonPermanent:
+				reason = ReasonPermanent
+			case wire.ReasonExpired:
+				reason = ReasonExpired
+			}
+			dead = append(dead, deadMsg{m: m, reason: reason, text: it.Text})
+		case m.policy.MaxAttempts > 0 && m.rec.Attempts >= m.policy.MaxAttempts:
+			dead = append(dead, d.finishDead(m, ReasonMaxAttempts, it.Text))
+		case !m.queued && !m.waiting:
+			delay := m.policy.delay(m.rec.Attempts)
+			m.retryAt, m.waiting = now.Add(max(delay, it.RetryAfter)), true
+			d.retries = append(d.retries, m)
+		}
+	}
+	d.compact()
+	d.mu.Unlock()
+	d.p.deadLetter(d, dead)
+	signal(d.wake)
+}
+
+// credit raises the limit of the current connection.
+func (d *dest) credit(c *transport.Conn, pk *wire.Credit) {
+	d.mu.Lock()
+	raised := false
+	if c == d.conn {
+		for _, sc := range pk.Streams {
+			if sc.Stream == dataStream && d.limited && sc.Limit > d.limit {
+				d.limit, raised = sc.Limit, true
+			}
+		}
+	}
+	d.mu.Unlock()
+	if raised {
+		signal(d.wake)
+	}
+}
+
+func (d *dest) stop() {
+	d.mu.Lock()
+	if !d.stopped {
+		d.stopped = true
+		close(d.quit)
+	}
+	d.mu.Unlock()
+}
+
+// deadLetterAll gives up on everything still unacknowledged.
+func (d *dest) deadLetterAll(reason Reason) {
+	var dead []deadMsg
+	d.mu.Lock()
+	for _, m := range d.unacked {
+		if !m.done {
+			m.done = true
+			d.live--
+			dead = append(dead, deadMsg{m: m, reason: reason, text: m.lastErr})
+		}
+	}
+	d.compact()
+	d.mu.Unlock()
+	d.p.deadLetter(d, dead)
+}
+
+type deadMsg struct {
+	m      *outMsg
+	reason Reason
+	text   string
+}
+
+// deadLetter stores dead letters, frees their buffer room and tells the
+// application. Called without locks held.
+func (p *Peer) deadLetter(d *dest, dead []deadMsg) {
+	if len(dead) == 0 {
+		return
+	}
+	dls := make([]outbox.DeadLetter, len(dead))
+	bytes := 0
+	now := time.Now()
+	for i, dm := range dead {
+		dls[i] = outbox.DeadLetter{Record: *dm.m.rec, Reason: string(dm.reason), Error: dm.text, At: now}
+		bytes += dm.m.size
+	}
+	if err := p.store.DeadLetter(context.Background(), dls); err != nil {
+		p.log.Error("store dead letter failed", "err", err)
+	}
+	p.buf.release(len(dead), bytes)
+	p.stats.dead.Add(uint64(len(dead)))
+	for _, dm := range dead {
+		msg := &channel.Message{}
+		if err := wire.DecodeMessage(dm.m.rec.Message, msg); err != nil {
+			msg = &channel.Message{ID: dm.m.rec.ID, Channel: dm.m.rec.Channel, Key: dm.m.rec.Key}
+		}
+		dl := DeadLetter{Message: msg, Destination: d.name, Reason: dm.reason, Attempts: dm.m.rec.Attempts}
+		if dm.text != "" {
+			dl.Err = errors.New(dm.text)
+		}
+		if p.cfg.onDeadLetter != nil {
+			p.cfg.onDeadLetter(dl)
+		} else {
+			p.log.Warn("dead letter", "id", msg.ID, "channel", msg.Channel, "to", d.name, "reason", dm.reason, "attempts", dl.Attempts, "err", dl.Err)
+		}
+	}
+}
+
+// toRanges turns sorted-or-not seqs into ranges of consecutive values.
+func toRanges(seqs []uint64) []outbox.Range {
+	slices.Sort(seqs)
+	var out []outbox.Range
+	for _, s := range seqs {
+		if n := len(out); n > 0 && out[n-1].To+1 == s {
+			out[n-1].To = s
+			continue
+		}
+		out = append(out, outbox.Range{From: s, To: s})
+	}
+	return out
+}

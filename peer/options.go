@@ -1,0 +1,260 @@
+package peer
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"time"
+
+	"github.com/meshmq/meshmq/discovery"
+	"github.com/meshmq/meshmq/internal/backoff"
+	"github.com/meshmq/meshmq/peer/outbox"
+)
+
+// Option configures a peer. Options return an error for invalid values,
+// which New reports.
+type Option func(*config) error
+
+type config struct {
+	name          string
+	listen        string
+	advertise     string
+	disc          discovery.Discovery
+	logger        *slog.Logger
+	store         outbox.Store
+	retry         RetryPolicy
+	maxMessages   int
+	maxBytes      int
+	failFast      bool
+	onDeadLetter  func(DeadLetter)
+	sendMW        []SendMiddleware
+	handleMW      []HandleMiddleware
+	dedupWindow   int
+	credit        int
+	heartbeat     time.Duration
+	heartbeatTO   time.Duration
+	reconnect     backoff.Policy
+	maxMessageLen int
+}
+
+func defaults() config {
+	var b [4]byte
+	rand.Read(b[:])
+	return config{
+		name:        "peer-" + hex.EncodeToString(b[:]),
+		listen:      "tcp://127.0.0.1:0",
+		retry:       DefaultRetry,
+		maxMessages: 65536,
+		maxBytes:    32 << 20,
+		dedupWindow: 65536,
+		credit:      4096,
+	}
+}
+
+// WithName sets the peer's name, unique in the cluster. Default: "peer-"
+// and 8 random hex digits.
+func WithName(name string) Option {
+	return func(c *config) error {
+		if name == "" {
+			return &OptionError{"WithName", "empty name"}
+		}
+		c.name = name
+		return nil
+	}
+}
+
+// WithListen sets the data endpoint, "tcp://host:port" (port 0: any free
+// port). Default "tcp://127.0.0.1:0".
+func WithListen(endpoint string) Option {
+	return func(c *config) error { c.listen = endpoint; return nil }
+}
+
+// WithAdvertise sets the endpoint other peers dial, when it differs from the
+// listen endpoint (NAT, containers).
+func WithAdvertise(endpoint string) Option {
+	return func(c *config) error { c.advertise = endpoint; return nil }
+}
+
+// WithDiscovery sets how the peer finds others. Default: an empty
+// discovery.Static (the peer can receive, and send to no one).
+func WithDiscovery(d discovery.Discovery) Option {
+	return func(c *config) error {
+		if d == nil {
+			return &OptionError{"WithDiscovery", "nil discovery"}
+		}
+		c.disc = d
+		return nil
+	}
+}
+
+// WithLogger sets the logger. Default: silent.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error { c.logger = l; return nil }
+}
+
+// WithStore sets the store behind the retry buffer. Default: an
+// outbox.Memory owned (and closed) by the peer.
+func WithStore(s outbox.Store) Option {
+	return func(c *config) error {
+		if s == nil {
+			return &OptionError{"WithStore", "nil store"}
+		}
+		c.store = s
+		return nil
+	}
+}
+
+// WithRetry sets the default retry policy; Send's Retry option overrides it
+// per message. Default DefaultRetry.
+func WithRetry(p RetryPolicy) Option {
+	return func(c *config) error {
+		if err := p.validate(); err != nil {
+			return err
+		}
+		c.retry = p
+		return nil
+	}
+}
+
+// WithBuffer bounds the retry buffer: messages sent and not yet
+// acknowledged, in count and in encoded bytes. Default 65,536 and 32 MiB.
+func WithBuffer(maxMessages, maxBytes int) Option {
+	return func(c *config) error {
+		if maxMessages < 1 || maxBytes < 1 {
+			return &OptionError{"WithBuffer", "bounds must be positive"}
+		}
+		c.maxMessages, c.maxBytes = maxMessages, maxBytes
+		return nil
+	}
+}
+
+// WithFailFast makes Send fail at once with ErrBufferFull when the retry
+// buffer is full, instead of waiting for room until its ctx ends.
+func WithFailFast() Option {
+	return func(c *config) error { c.failFast = true; return nil }
+}
+
+// WithDeadLetter sets the callback for messages the peer gives up on. It is
+// called from the peer's goroutines and must not block for long. Default:
+// log them at warn level.
+func WithDeadLetter(fn func(DeadLetter)) Option {
+	return func(c *config) error { c.onDeadLetter = fn; return nil }
+}
+
+// WithSendMiddleware adds send-side interceptors; the first is outermost.
+func WithSendMiddleware(mw ...SendMiddleware) Option {
+	return func(c *config) error { c.sendMW = append(c.sendMW, mw...); return nil }
+}
+
+// WithHandleMiddleware adds handle-side interceptors; the first is outermost.
+func WithHandleMiddleware(mw ...HandleMiddleware) Option {
+	return func(c *config) error { c.handleMW = append(c.handleMW, mw...); return nil }
+}
+
+// WithDedupWindow sets how many handled message IDs the receiver remembers
+// to drop resends across sender restarts (sequence numbers catch the rest).
+// Default 65,536; 0 disables the window.
+func WithDedupWindow(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return &OptionError{"WithDedupWindow", "negative"}
+		}
+		c.dedupWindow = n
+		return nil
+	}
+}
+
+// WithCredit sets how many unsettled messages each sender may have in flight
+// to this peer per stream: receiver-driven flow control. Default 4096.
+func WithCredit(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return &OptionError{"WithCredit", "must be positive"}
+		}
+		c.credit = n
+		return nil
+	}
+}
+
+// WithHeartbeat sets how often an idle connection sends a heartbeat and
+// after how long a silent one is closed. Default 1s and 5s (a LAN).
+func WithHeartbeat(interval, timeout time.Duration) Option {
+	return func(c *config) error {
+		if interval <= 0 || timeout <= interval {
+			return &OptionError{"WithHeartbeat", "need 0 < interval < timeout"}
+		}
+		c.heartbeat, c.heartbeatTO = interval, timeout
+		return nil
+	}
+}
+
+// WithReconnect sets the backoff between dials of a peer that cannot be
+// reached. Default 50ms growing to 5s.
+func WithReconnect(min, max time.Duration) Option {
+	return func(c *config) error {
+		if min <= 0 || max < min {
+			return &OptionError{"WithReconnect", "need 0 < min <= max"}
+		}
+		c.reconnect = backoff.Policy{Min: min, Max: max, Factor: 2, Jitter: 0.5}
+		return nil
+	}
+}
+
+// WithMaxMessageSize bounds one encoded message, sent or received.
+// Default 4 MiB.
+func WithMaxMessageSize(n int) Option {
+	return func(c *config) error {
+		if n < 1024 {
+			return &OptionError{"WithMaxMessageSize", "below 1 KiB"}
+		}
+		c.maxMessageLen = n
+		return nil
+	}
+}
+
+// HandleOption configures one handler.
+type HandleOption func(*handleConfig) error
+
+type handleConfig struct {
+	concurrency int
+}
+
+// Concurrency sets how many messages of the service are handled at once.
+// Messages with the same Key from one sender are always handled one at a
+// time, in send order. Default 1.
+func Concurrency(n int) HandleOption {
+	return func(c *handleConfig) error {
+		if n < 1 {
+			return &OptionError{"Concurrency", "must be positive"}
+		}
+		c.concurrency = n
+		return nil
+	}
+}
+
+// SendOption configures one Send.
+type SendOption func(*sendConfig) error
+
+type sendConfig struct {
+	retry      *RetryPolicy
+	bestEffort bool
+}
+
+// Retry overrides the peer's retry policy for this message.
+func Retry(p RetryPolicy) SendOption {
+	return func(c *sendConfig) error {
+		if err := p.validate(); err != nil {
+			return err
+		}
+		c.retry = &p
+		return nil
+	}
+}
+
+// BestEffort sends the message at most once: no retry buffer, no
+// acknowledgement, no retry. It is lost if the connection breaks or the
+// receiver fails; Send fails with ErrNotConnected when there is no
+// connection. For high-rate data where the next message supersedes a lost one.
+func BestEffort() SendOption {
+	return func(c *sendConfig) error { c.bestEffort = true; return nil }
+}

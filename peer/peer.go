@@ -1,0 +1,294 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/meshmq/meshmq/channel"
+	"github.com/meshmq/meshmq/discovery"
+	"github.com/meshmq/meshmq/internal/dedup"
+	"github.com/meshmq/meshmq/internal/transport"
+	"github.com/meshmq/meshmq/internal/wire"
+	"github.com/meshmq/meshmq/peer/outbox"
+)
+
+// Peer is a meshmq peer embedded in a service: it handles the services it
+// registers and sends to others. All methods are safe for concurrent use.
+type Peer struct {
+	cfg       config
+	log       *slog.Logger
+	tr        *transport.Transport
+	disc      discovery.Discovery
+	store     outbox.Store
+	ownStore  bool
+	send      SendFunc // the send middleware chain around p.sendCore
+	dedup     *dedup.Window
+	ctx       context.Context // canceled when Close gives up waiting: handlers' ctx
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup // the peer's own goroutines
+	closing   atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+	closed    chan struct{}
+
+	mu       sync.Mutex
+	services map[string]*service
+	dests    map[string]*dest
+
+	buf   buffer
+	recv  receiver
+	stats counters
+}
+
+// New starts a peer: it listens, joins discovery and is ready to Handle and
+// Send. ctx bounds the start only.
+func New(ctx context.Context, opts ...Option) (*Peer, error) {
+	cfg := defaults()
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	p := &Peer{
+		cfg:      cfg,
+		log:      cfg.logger.With("peer", cfg.name),
+		disc:     cfg.disc,
+		store:    cfg.store,
+		dedup:    dedup.NewWindow(cfg.dedupWindow),
+		closed:   make(chan struct{}),
+		services: make(map[string]*service),
+		dests:    make(map[string]*dest),
+	}
+	if p.disc == nil {
+		p.disc = discovery.NewStatic()
+	}
+	if p.store == nil {
+		p.store, p.ownStore = outbox.NewMemory(0), true
+	}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.buf.init(cfg.maxMessages, cfg.maxBytes)
+	p.recv.init(p)
+	p.send = chainSend(p.sendCore, cfg.sendMW)
+
+	tr, err := transport.Listen(transport.Config{
+		Name:              cfg.name,
+		Listen:            cfg.listen,
+		Advertise:         cfg.advertise,
+		Handler:           (*transportHandler)(p),
+		Logger:            cfg.logger,
+		HeartbeatInterval: cfg.heartbeat,
+		HeartbeatTimeout:  cfg.heartbeatTO,
+		Reconnect:         cfg.reconnect,
+		MaxMessageSize:    cfg.maxMessageLen,
+		InitialCredit:     uint64(cfg.credit),
+	})
+	if err != nil {
+		p.cancel()
+		return nil, fmt.Errorf("peer: %w", err)
+	}
+	p.tr = tr
+	if err := p.disc.Start(ctx, p.member(), p.onMember); err != nil {
+		tr.Close(ctx)
+		p.cancel()
+		return nil, fmt.Errorf("peer: discovery: %w", err)
+	}
+	p.wg.Add(1)
+	go p.recv.flushLoop()
+	return p, nil
+}
+
+// Name returns the peer's name.
+func (p *Peer) Name() string { return p.cfg.name }
+
+// Endpoint returns the data endpoint the peer listens on, with the real port.
+func (p *Peer) Endpoint() string { return p.tr.Endpoint() }
+
+func (p *Peer) member() discovery.Member {
+	m := discovery.Member{Name: p.cfg.name, Endpoint: p.tr.Endpoint()}
+	if p.cfg.advertise != "" {
+		m.Endpoint = p.cfg.advertise
+	}
+	p.mu.Lock()
+	for name := range p.services {
+		m.Services = append(m.Services, name)
+	}
+	p.mu.Unlock()
+	return m
+}
+
+func (p *Peer) onMember(e discovery.Event) {
+	p.log.Debug("membership", "event", e.Type, "member", e.Member.Name)
+}
+
+// Handle registers h for service: point-to-point messages sent to the service
+// (or to this peer by name on that channel) are handed to h. h returning nil
+// acknowledges the message; an error makes the sender retry it, and
+// channel.Permanent(err) dead-letters it at once. A panic is recovered and
+// treated as an error.
+func (p *Peer) Handle(service string, h channel.Handler, opts ...HandleOption) error {
+	if service == "" || h == nil {
+		return &OptionError{"Handle", "need a service name and a handler"}
+	}
+	hc := handleConfig{concurrency: 1}
+	for _, o := range opts {
+		if err := o(&hc); err != nil {
+			return err
+		}
+	}
+	if p.closing.Load() {
+		return ErrClosed
+	}
+	p.mu.Lock()
+	if _, ok := p.services[service]; ok {
+		p.mu.Unlock()
+		return fmt.Errorf("%w: %s", ErrDuplicateHandler, service)
+	}
+	s := newService(p, service, chainHandle(h, p.cfg.handleMW), hc.concurrency)
+	p.services[service] = s
+	p.mu.Unlock()
+	s.start()
+	return p.disc.Update(p.member())
+}
+
+func (p *Peer) service(name string) *service {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.services[name]
+}
+
+// Close shuts the peer down gracefully: Send and Handle refuse new work; the
+// peer waits until everything it sent is acknowledged, lets running
+// handlers finish and sends their acknowledgements, then drains its
+// connections and leaves discovery. When ctx ends first, handlers' contexts
+// are canceled and what is still unacknowledged is dead-lettered with
+// ReasonClosed. Close is idempotent; every goroutine has ended when it
+// returns.
+func (p *Peer) Close(ctx context.Context) error {
+	p.closeOnce.Do(func() {
+		p.closeErr = p.shutdown(ctx)
+		close(p.closed)
+	})
+	select {
+	case <-p.closed:
+		return p.closeErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *Peer) shutdown(ctx context.Context) error {
+	p.closing.Store(true)
+	p.buf.close()
+	var errs []error
+	// Our messages first: wait for their acknowledgements.
+	if err := p.waitAcked(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("waiting for acknowledgements: %w", err))
+	}
+	// Then incoming work: queued messages stay unacknowledged (their senders
+	// resend them elsewhere or later); running handlers finish.
+	p.mu.Lock()
+	services := make([]*service, 0, len(p.services))
+	for _, s := range p.services {
+		services = append(services, s)
+	}
+	dests := make([]*dest, 0, len(p.dests))
+	for _, d := range p.dests {
+		dests = append(dests, d)
+	}
+	p.mu.Unlock()
+	for _, s := range services {
+		s.stop()
+	}
+	stopped := make(chan struct{})
+	go func() {
+		for _, s := range services {
+			s.wait()
+		}
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("waiting for handlers: %w", ctx.Err()))
+		p.cancel() // handlers see their ctx end
+		<-stopped
+	}
+	p.recv.flushNow()
+	for _, d := range dests {
+		d.stop()
+	}
+	if err := p.tr.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("draining connections: %w", err))
+	}
+	for _, d := range dests {
+		d.deadLetterAll(ReasonClosed)
+	}
+	p.recv.stop()
+	p.cancel()
+	p.wg.Wait()
+	if err := p.disc.Leave(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("leaving discovery: %w", err))
+	}
+	if p.ownStore {
+		p.store.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// transportHandler receives the transport's events.
+type transportHandler Peer
+
+func (h *transportHandler) Up(c *transport.Conn) {
+	p := (*Peer)(h)
+	p.recv.up(c)
+	if d := p.destIfAny(c.RemoteName()); d != nil {
+		d.up(c)
+	}
+}
+
+func (h *transportHandler) Down(c *transport.Conn, err error) {
+	p := (*Peer)(h)
+	p.log.Debug("connection down", "remote", c.RemoteName(), "err", err)
+	p.recv.down(c)
+	if d := p.destIfAny(c.RemoteName()); d != nil {
+		d.down(c)
+	}
+}
+
+func (h *transportHandler) Packet(c *transport.Conn, pk wire.Packet) {
+	p := (*Peer)(h)
+	switch pk := pk.(type) {
+	case *wire.Data:
+		p.recv.data(c, pk)
+	case *wire.Ack:
+		if d := p.destIfAny(c.RemoteName()); d != nil {
+			d.ack(pk)
+		}
+	case *wire.Nack:
+		if d := p.destIfAny(c.RemoteName()); d != nil {
+			d.nack(pk)
+		}
+	case *wire.Credit:
+		if d := p.destIfAny(c.RemoteName()); d != nil {
+			d.credit(c, pk)
+		}
+	case *wire.CatalogRequest:
+		c.SendPacket(&wire.CatalogReply{ID: pk.ID, Version: 1, Catalog: p.catalog()})
+	}
+}
+
+func (p *Peer) catalog() *wire.Catalog {
+	cat := &wire.Catalog{Version: 1}
+	for _, s := range p.member().Services {
+		cat.Services = append(cat.Services, wire.Service{Name: s})
+	}
+	return cat
+}

@@ -1,0 +1,396 @@
+package peer
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/meshmq/meshmq/channel"
+	"github.com/meshmq/meshmq/internal/seqset"
+	"github.com/meshmq/meshmq/internal/transport"
+	"github.com/meshmq/meshmq/internal/wire"
+)
+
+// receiver is the receiving side: per sender, per stream, which sequence
+// numbers are settled (exact duplicate detection within the sender's epoch)
+// and which are in progress; it hands new messages to services and sends
+// ACK and CREDIT, coalesced by one flusher goroutine.
+type receiver struct {
+	p    *Peer
+	wake chan struct{}
+	quit chan struct{}
+
+	mu      sync.Mutex
+	senders map[string]*inPeer
+	dirty   []*inPeer
+}
+
+// inPeer is what the receiver knows of one sender's current epoch.
+type inPeer struct {
+	name    string
+	epoch   uint64
+	conn    *transport.Conn // where ACKs go; nil while disconnected
+	streams map[uint64]*inStream
+	dirty   bool
+	// refused holds, per key, the seqs refused for want of a handler: later
+	// messages of the key are refused too until the first comes back, so a
+	// handler registered in between cannot see them out of order.
+	refused map[string][]uint64
+}
+
+// heldBack reports whether seq of key must wait behind a refused one; the
+// first refused seq itself passes (and stops holding the key back).
+func (ip *inPeer) heldBack(key string, seq uint64) bool {
+	list := ip.refused[key]
+	switch {
+	case len(list) == 0 || seq < list[0]:
+		return false
+	case seq == list[0]:
+		if len(list) == 1 {
+			delete(ip.refused, key)
+		} else {
+			ip.refused[key] = list[1:]
+		}
+		return false
+	}
+	ip.refuse(key, seq)
+	return true
+}
+
+func (ip *inPeer) refuse(key string, seq uint64) {
+	if ip.refused == nil {
+		ip.refused = make(map[string][]uint64)
+	}
+	list := ip.refused[key]
+	i, found := slices.BinarySearch(list, seq)
+	if !found {
+		ip.refused[key] = slices.Insert(list, i, seq)
+	}
+}
+
+type inStream struct {
+	id      uint64
+	settled seqset.Set
+	started bool
+	active  map[uint64]*inMsg // received, not settled: queued, running, or failed awaiting a resend
+	granted uint64            // the credit limit last sent
+}
+
+// inMsg is one received message on its way through a service.
+type inMsg struct {
+	from       *inPeer
+	stream     *inStream
+	seq        uint64
+	msg        channel.Message
+	svc        *service
+	kq         *keyQueue
+	bestEffort bool
+	running    bool // guarded by svc.mu
+	failed     bool // guarded by receiver.mu: NACKed, waiting for the resend
+}
+
+func (r *receiver) init(p *Peer) {
+	r.p = p
+	r.wake = make(chan struct{}, 1)
+	r.quit = make(chan struct{})
+	r.senders = make(map[string]*inPeer)
+}
+
+// sender returns the state of c's sender, starting afresh on a new epoch.
+// The caller holds r.mu.
+func (r *receiver) sender(c *transport.Conn) *inPeer {
+	ip := r.senders[c.RemoteName()]
+	if ip == nil || ip.epoch != c.RemoteEpoch() {
+		if ip != nil {
+			r.purge(ip)
+		}
+		ip = &inPeer{name: c.RemoteName(), epoch: c.RemoteEpoch(), streams: make(map[uint64]*inStream)}
+		r.senders[ip.name] = ip
+	}
+	return ip
+}
+
+func (ip *inPeer) stream(id uint64) *inStream {
+	st := ip.streams[id]
+	if st == nil {
+		st = &inStream{id: id, active: make(map[uint64]*inMsg)}
+		ip.streams[id] = st
+	}
+	return st
+}
+
+// up and down purge what was queued from the sender's earlier connection:
+// it resends all of it, in order, on the next one.
+func (r *receiver) up(c *transport.Conn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ip := r.sender(c)
+	r.purge(ip)
+	ip.conn = c
+}
+
+func (r *receiver) down(c *transport.Conn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ip := r.senders[c.RemoteName()]
+	if ip == nil || ip.conn != c {
+		return
+	}
+	ip.conn = nil
+	r.purge(ip)
+}
+
+// purge drops ip's messages that are queued or failed, not running. The
+// caller holds r.mu.
+func (r *receiver) purge(ip *inPeer) {
+	r.p.mu.Lock()
+	services := make([]*service, 0, len(r.p.services))
+	for _, s := range r.p.services {
+		services = append(services, s)
+	}
+	r.p.mu.Unlock()
+	for _, s := range services {
+		for _, im := range s.purge(ip) {
+			if im.stream.active[im.seq] == im {
+				delete(im.stream.active, im.seq)
+			}
+		}
+	}
+	for _, st := range ip.streams {
+		for seq, im := range st.active {
+			if im.failed {
+				delete(st.active, seq)
+			}
+		}
+	}
+	ip.refused = nil
+}
+
+// data takes a DATA packet: drop duplicates, refuse what cannot be handled
+// here, queue the rest.
+func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
+	p := r.p
+	// Decode outside the lock; duplicates are decoded in vain, rarely.
+	msgs := make([]channel.Message, len(pk.Entries))
+	errs := make([]error, len(pk.Entries))
+	for i := range pk.Entries {
+		e := &pk.Entries[i]
+		if e.Flags&wire.FlagSkip == 0 {
+			errs[i] = wire.DecodeMessage(e.Message, &msgs[i])
+		}
+	}
+	var nacks []wire.StreamNack
+	nack := func(e *wire.Entry, reason wire.Reason, text string) {
+		nacks = append(nacks, wire.StreamNack{Stream: e.Stream, Seq: e.Seq, Reason: reason, Text: text})
+		p.stats.rejected.Add(1)
+	}
+	now := time.Now()
+	closing := p.closing.Load()
+	r.mu.Lock()
+	ip := r.sender(c)
+	for i := range pk.Entries {
+		e := &pk.Entries[i]
+		m := &msgs[i]
+		if e.Flags&wire.FlagBestEffort != 0 {
+			if errs[i] == nil && !closing {
+				if s := p.service(m.Channel); s != nil {
+					m.From, m.Attempt = ip.name, 1
+					s.enqueue(&inMsg{from: ip, msg: *m, svc: s, bestEffort: true})
+				}
+			}
+			continue
+		}
+		st := ip.stream(e.Stream)
+		if !st.started {
+			// PROTOCOL.md 5: the first seq a fresh receiver sees is the
+			// sender's lowest unacknowledged one; all below were settled.
+			st.started = true
+			st.settled.SetThrough(e.Seq - 1)
+			st.granted = e.Seq - 1 + uint64(p.cfg.credit)
+		}
+		if st.settled.Contains(e.Seq) {
+			p.stats.duplicates.Add(1)
+			r.markDirty(ip)
+			continue
+		}
+		if e.Flags&wire.FlagSkip != 0 {
+			st.settled.Add(e.Seq)
+			if im := st.active[e.Seq]; im != nil {
+				delete(st.active, e.Seq)
+				if im.svc != nil {
+					im.svc.abandon(im)
+				}
+			}
+			r.markDirty(ip)
+			continue
+		}
+		if im := st.active[e.Seq]; im != nil {
+			if im.failed {
+				// The resend of a failed message: it goes first in its key.
+				im.failed = false
+				im.msg.Attempt = int(e.Attempt)
+				im.svc.resume(im)
+			}
+			continue // otherwise queued or running already
+		}
+		switch {
+		case errs[i] != nil:
+			st.settled.Add(e.Seq)
+			nack(e, wire.ReasonUndecodable, errs[i].Error())
+			r.markDirty(ip)
+			continue
+		case p.dedup.Seen(m.ID):
+			st.settled.Add(e.Seq)
+			p.stats.duplicates.Add(1)
+			r.markDirty(ip)
+			continue
+		case m.Expired(now):
+			st.settled.Add(e.Seq)
+			nack(e, wire.ReasonExpired, "expired on arrival")
+			r.markDirty(ip)
+			continue
+		case closing:
+			nack(e, wire.ReasonShuttingDown, "peer is closing")
+			continue
+		}
+		if m.Key != "" && ip.heldBack(m.Key, e.Seq) {
+			nack(e, wire.ReasonNoHandler, "held back behind an earlier message of its key")
+			continue
+		}
+		s := p.service(m.Channel)
+		if s == nil || (m.To != "" && m.To != p.cfg.name) {
+			if m.Key != "" {
+				ip.refuse(m.Key, e.Seq)
+			}
+			nack(e, wire.ReasonNoHandler, "no handler for "+m.Channel+" on "+p.cfg.name)
+			continue
+		}
+		m.From, m.Attempt = ip.name, int(e.Attempt)
+		im := &inMsg{from: ip, stream: st, seq: e.Seq, msg: *m, svc: s}
+		st.active[e.Seq] = im
+		s.enqueue(im)
+	}
+	r.mu.Unlock()
+	if len(nacks) > 0 {
+		c.SendPacket(&wire.Nack{Items: nacks})
+	}
+}
+
+// outcome is how a handler run ended.
+type outcome uint8
+
+const (
+	handled outcome = iota
+	permanent
+	retry
+	panicked
+)
+
+// settle records a handler's outcome: acknowledged, dead-lettered at the
+// sender (permanent), or NACKed for a retry that holds its key back.
+func (r *receiver) settle(im *inMsg, o outcome, err error) {
+	if im.bestEffort {
+		return
+	}
+	r.mu.Lock()
+	st := im.stream
+	current := st.active[im.seq] == im
+	var reason wire.Reason
+	switch o {
+	case handled:
+		if current {
+			delete(st.active, im.seq)
+		}
+		st.settled.Add(im.seq)
+		r.p.dedup.Add(im.msg.ID)
+		r.markDirty(im.from)
+	case permanent:
+		if current {
+			delete(st.active, im.seq)
+		}
+		st.settled.Add(im.seq)
+		reason = wire.ReasonPermanent
+		r.markDirty(im.from)
+	default:
+		if current {
+			im.failed = true
+		}
+		reason = wire.ReasonHandlerError
+		if o == panicked {
+			reason = wire.ReasonPanic
+		}
+	}
+	c := im.from.conn
+	r.mu.Unlock()
+	if reason != 0 && c != nil {
+		text := ""
+		if err != nil {
+			text = err.Error()
+		}
+		c.SendPacket(&wire.Nack{Items: []wire.StreamNack{{Stream: st.id, Seq: im.seq, Reason: reason, Text: text}}})
+	}
+}
+
+// markDirty queues ip for the flusher. The caller holds r.mu.
+func (r *receiver) markDirty(ip *inPeer) {
+	if !ip.dirty {
+		ip.dirty = true
+		r.dirty = append(r.dirty, ip)
+		signal(r.wake)
+	}
+}
+
+// flushLoop sends ACKs and CREDITs for what settled since the last flush;
+// under load one packet covers many messages.
+func (r *receiver) flushLoop() {
+	defer r.p.wg.Done()
+	for {
+		select {
+		case <-r.wake:
+			r.flushNow()
+		case <-r.quit:
+			return
+		}
+	}
+}
+
+// maxAckRanges bounds the selective ranges in one ACK item.
+const maxAckRanges = 64
+
+func (r *receiver) flushNow() {
+	type out struct {
+		c      *transport.Conn
+		ack    wire.Ack
+		credit wire.Credit
+	}
+	var outs []out
+	window := uint64(r.p.cfg.credit)
+	r.mu.Lock()
+	for _, ip := range r.dirty {
+		ip.dirty = false
+		if ip.conn == nil {
+			continue
+		}
+		o := out{c: ip.conn}
+		for _, st := range ip.streams {
+			o.ack.Streams = append(o.ack.Streams, wire.StreamAck{Stream: st.id, Through: st.settled.Through(), Ranges: st.settled.Ranges(maxAckRanges)})
+			if limit := st.settled.Through() + window; limit >= st.granted+window/4 {
+				st.granted = limit
+				o.credit.Streams = append(o.credit.Streams, wire.StreamCredit{Stream: st.id, Limit: limit})
+			}
+		}
+		outs = append(outs, o)
+	}
+	r.dirty = r.dirty[:0]
+	r.mu.Unlock()
+	for _, o := range outs {
+		if len(o.ack.Streams) > 0 {
+			o.c.SendPacket(&o.ack)
+		}
+		if len(o.credit.Streams) > 0 {
+			o.c.SendPacket(&o.credit)
+		}
+	}
+}
+
+func (r *receiver) stop() { close(r.quit) }

@@ -1,0 +1,193 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/meshmq/meshmq/channel"
+	"github.com/meshmq/meshmq/discovery"
+	"github.com/meshmq/meshmq/internal/transport"
+	"github.com/meshmq/meshmq/internal/wire"
+	"github.com/meshmq/meshmq/peer/outbox"
+)
+
+type sendConfigKey struct{}
+
+// Send sends msg one-way: to the peer named in msg.To, or else to one
+// instance of the service msg.Channel. It returns once the message is in the
+// retry buffer (at-least-once): from there it is delivered, retried, or handed
+// to the dead-letter callback, never dropped silently. When the buffer is
+// full Send waits until ctx ends (or fails with ErrBufferFull WithFailFast).
+//
+// Send fills in an empty ID (channel.NewID), Time (now) and Kind (Document).
+// The message must not be modified while Send runs; it may be afterwards.
+func (p *Peer) Send(ctx context.Context, msg *channel.Message, opts ...SendOption) error {
+	if msg == nil {
+		return fmt.Errorf("%w: nil message", channel.ErrInvalidMessage)
+	}
+	var sc sendConfig
+	for _, o := range opts {
+		if err := o(&sc); err != nil {
+			return err
+		}
+	}
+	if p.closing.Load() {
+		return ErrClosed
+	}
+	if msg.ID == "" {
+		msg.ID = channel.NewID()
+	}
+	if msg.Time.IsZero() {
+		msg.Time = time.Now()
+	}
+	if msg.Kind == 0 {
+		msg.Kind = channel.Document
+	}
+	if err := msg.Validate(); err != nil {
+		return err
+	}
+	if len(opts) > 0 {
+		ctx = context.WithValue(ctx, sendConfigKey{}, &sc)
+	}
+	return p.send(ctx, msg)
+}
+
+// sendCore is the innermost SendFunc: route, encode once, buffer, queue.
+func (p *Peer) sendCore(ctx context.Context, msg *channel.Message) error {
+	sc, _ := ctx.Value(sendConfigKey{}).(*sendConfig)
+	if sc == nil {
+		sc = &sendConfig{}
+	}
+	target, err := p.route(msg)
+	if err != nil {
+		return err
+	}
+	enc := wire.AppendMessage(make([]byte, 0, 64+len(msg.Body)), msg)
+	if max := p.tr.MaxMessageSize(); len(enc) > max {
+		return &transport.LimitError{What: "message", Size: uint64(len(enc)), Limit: uint64(max)}
+	}
+	d, err := p.dest(target)
+	if err != nil {
+		return err
+	}
+	if sc.bestEffort {
+		return d.sendBestEffort(ctx, enc)
+	}
+	policy := &p.cfg.retry
+	if sc.retry != nil {
+		policy = sc.retry
+	}
+	size := len(enc) + outMsgOverhead
+	if err := p.buf.acquire(ctx, size, p.cfg.failFast); err != nil {
+		return err
+	}
+	rec := &outbox.Record{ID: msg.ID, Channel: msg.Channel, Key: msg.Key, Dest: outbox.Destination{Peer: target},
+		Message: enc, Created: msg.Time}
+	if err := p.store.Append(ctx, []*outbox.Record{rec}); err != nil {
+		p.buf.release(1, size)
+		return fmt.Errorf("peer: store: %w", err)
+	}
+	if !d.enqueue(rec, size, policy, expiry(msg)) {
+		p.buf.release(1, size)
+		return ErrClosed
+	}
+	p.stats.sent.Add(1)
+	return nil
+}
+
+// outMsgOverhead is what the retry buffer counts per message beyond its
+// encoding: the bookkeeping that keeps it.
+const outMsgOverhead = 160
+
+func expiry(m *channel.Message) time.Time {
+	var t time.Time
+	if m.TTL > 0 {
+		t = m.Time.Add(m.TTL)
+	}
+	if !m.Deadline.IsZero() && (t.IsZero() || m.Deadline.Before(t)) {
+		t = m.Deadline
+	}
+	return t
+}
+
+// route picks the destination peer: msg.To, or the instance of the service
+// with the fewest unacknowledged messages, preferring connected ones.
+func (p *Peer) route(msg *channel.Message) (string, error) {
+	members := p.disc.Members()
+	if msg.To != "" {
+		for _, m := range members {
+			if m.Name == msg.To {
+				return m.Name, nil
+			}
+		}
+		return "", fmt.Errorf("%w: no member named %q", ErrNoRoute, msg.To)
+	}
+	best, bestScore := "", 0
+	for _, m := range members {
+		if !m.Handles(msg.Channel) {
+			continue
+		}
+		score := 0
+		if d := p.destIfAny(m.Name); d != nil {
+			score = d.load()
+		} else {
+			score = 1 << 20 // not yet dialed: after every connected one
+		}
+		if best == "" || score < bestScore {
+			best, bestScore = m.Name, score
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("%w: no member handles %q", ErrNoRoute, msg.Channel)
+	}
+	return best, nil
+}
+
+func (p *Peer) destIfAny(name string) *dest {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dests[name]
+}
+
+// dest returns the sending state for a peer, creating it (and dialing the
+// peer) on first use.
+func (p *Peer) dest(name string) (*dest, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if d := p.dests[name]; d != nil {
+		return d, nil
+	}
+	if p.closing.Load() {
+		return nil, ErrClosed
+	}
+	var member *discovery.Member
+	for _, m := range p.disc.Members() {
+		if m.Name == name {
+			member = &m
+			break
+		}
+	}
+	if member == nil {
+		return nil, fmt.Errorf("%w: no member named %q", ErrNoRoute, name)
+	}
+	link, err := p.tr.Connect(name, member.Endpoint)
+	if err != nil {
+		if errors.Is(err, transport.ErrClosed) {
+			return nil, ErrClosed
+		}
+		return nil, fmt.Errorf("peer: %w", err)
+	}
+	d := newDest(p, name, link)
+	p.dests[name] = d
+	if c := link.Conn(); c != nil {
+		d.up(c)
+	}
+	p.wg.Add(1)
+	go d.pump()
+	return d, nil
+}
+
+// waitAcked waits until the retry buffer is empty.
+func (p *Peer) waitAcked(ctx context.Context) error { return p.buf.waitEmpty(ctx) }

@@ -1,0 +1,236 @@
+package peer
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/meshmq/meshmq/channel"
+)
+
+// service runs one handler: a pool of workers over a queue in which messages
+// with the same sender and Key wait for each other, so they are handled one
+// at a time in send order; after a retryable failure the key is held until
+// the failed message comes back (or is abandoned by its sender).
+type service struct {
+	p    *Peer
+	name string
+	h    channel.Handler
+	conc int
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	ready    []*inMsg // runnable, in arrival order
+	keys     map[keyID]*keyQueue
+	stopping bool
+	wg       sync.WaitGroup
+}
+
+type keyID struct {
+	from *inPeer
+	key  string
+}
+
+// keyQueue holds one key's messages. scheduled: one of them is in ready or
+// running; blocked: one failed and waits for its resend.
+type keyQueue struct {
+	id        keyID
+	items     []*inMsg
+	scheduled bool
+	running   bool
+	blocked   *inMsg
+}
+
+func newService(p *Peer, name string, h channel.Handler, conc int) *service {
+	s := &service{p: p, name: name, h: h, conc: conc, keys: make(map[keyID]*keyQueue)}
+	s.cond = sync.NewCond(&s.mu)
+	return s
+}
+
+func (s *service) start() {
+	s.wg.Add(s.conc)
+	for i := 0; i < s.conc; i++ {
+		go s.work()
+	}
+}
+
+// enqueue adds a received message. The caller may hold receiver.mu.
+func (s *service) enqueue(im *inMsg) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if im.msg.Key == "" || im.bestEffort {
+		s.push(im)
+		return
+	}
+	id := keyID{im.from, im.msg.Key}
+	kq := s.keys[id]
+	if kq == nil {
+		kq = &keyQueue{id: id}
+		s.keys[id] = kq
+	}
+	im.kq = kq
+	if kq.scheduled || kq.blocked != nil {
+		kq.items = append(kq.items, im)
+		return
+	}
+	kq.scheduled = true
+	s.push(im)
+}
+
+func (s *service) push(im *inMsg) {
+	s.ready = append(s.ready, im)
+	s.cond.Signal()
+}
+
+// resume puts a failed message back at the head of its key.
+func (s *service) resume(im *inMsg) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if kq := im.kq; kq != nil {
+		if kq.blocked != im {
+			return
+		}
+		kq.blocked, kq.scheduled = nil, true
+	}
+	s.push(im)
+}
+
+// abandon releases a key held for a message its sender dead-lettered.
+func (s *service) abandon(im *inMsg) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if kq := im.kq; kq != nil && kq.blocked == im {
+		kq.blocked = nil
+		s.next(kq)
+	}
+}
+
+// next schedules a key's next message, or forgets an idle key. The caller
+// holds s.mu.
+func (s *service) next(kq *keyQueue) {
+	if len(kq.items) > 0 {
+		im := kq.items[0]
+		kq.items[0] = nil
+		kq.items = kq.items[1:]
+		kq.scheduled = true
+		s.push(im)
+		return
+	}
+	kq.scheduled = false
+	if kq.blocked == nil {
+		delete(s.keys, kq.id)
+	}
+}
+
+// purge removes from's messages that are queued or blocked (not running) and
+// returns them. The caller holds receiver.mu.
+func (s *service) purge(from *inPeer) []*inMsg {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*inMsg
+	kept := s.ready[:0]
+	for _, im := range s.ready {
+		if im.from == from {
+			out = append(out, im)
+			continue
+		}
+		kept = append(kept, im)
+	}
+	clear(s.ready[len(kept):])
+	s.ready = kept
+	for id, kq := range s.keys {
+		if id.from != from {
+			continue
+		}
+		out = append(out, kq.items...)
+		if kq.blocked != nil {
+			out = append(out, kq.blocked)
+		}
+		kq.items, kq.blocked = nil, nil
+		// A running message keeps the key scheduled until it ends.
+		kq.scheduled = kq.running
+		if !kq.running {
+			delete(s.keys, id)
+		}
+	}
+	return out
+}
+
+func (s *service) work() {
+	defer s.wg.Done()
+	for {
+		s.mu.Lock()
+		for !s.stopping && len(s.ready) == 0 {
+			s.cond.Wait()
+		}
+		if s.stopping {
+			s.mu.Unlock()
+			return
+		}
+		im := s.ready[0]
+		s.ready[0] = nil
+		s.ready = s.ready[1:]
+		im.running = true
+		if im.kq != nil {
+			im.kq.running = true
+		}
+		s.mu.Unlock()
+
+		o, err := s.run(im)
+
+		s.mu.Lock()
+		im.running = false
+		if kq := im.kq; kq != nil {
+			kq.running = false
+		}
+		if kq := im.kq; kq != nil && s.keys[kq.id] == kq {
+			if o == retry || o == panicked {
+				kq.blocked, kq.scheduled = im, false
+			} else {
+				s.next(kq)
+			}
+		}
+		s.mu.Unlock()
+		s.p.recv.settle(im, o, err)
+	}
+}
+
+// run calls the handler, turning a panic into an error.
+func (s *service) run(im *inMsg) (o outcome, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			o, err = panicked, fmt.Errorf("handler for %s panicked: %v", s.name, r)
+		}
+		switch o {
+		case handled:
+			s.p.stats.handled.Add(1)
+		default:
+			s.p.stats.handlerErrors.Add(1)
+		}
+	}()
+	ctx := s.p.ctx
+	if !im.msg.Deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, im.msg.Deadline)
+		defer cancel()
+	}
+	err = s.h(ctx, &im.msg)
+	switch {
+	case err == nil:
+		return handled, nil
+	case channel.IsPermanent(err):
+		return permanent, err
+	}
+	return retry, err
+}
+
+// stop makes the workers return once their current message is done; what
+// is queued stays unacknowledged, for its senders to resend.
+func (s *service) stop() {
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
+	s.cond.Broadcast()
+}
+
+func (s *service) wait() { s.wg.Wait() }
