@@ -12,7 +12,7 @@ func (p *Peer) debugState() string {
 			d.name, d.conn != nil, d.live, len(d.unacked), len(d.sendq), len(d.resendq), len(d.retries), d.limit, d.limited, d.initial, d.nextSeq)
 		if len(d.unacked) > 0 {
 			m := d.unacked[0]
-			s += fmt.Sprintf("    first unacked seq %d attempts %d queued %v waiting %v done %v err %q\n", m.seq, m.rec.Attempts, m.queued, m.waiting, m.done, m.lastErr)
+			s += fmt.Sprintf("    first unacked seq %d attempts %d queued %v waiting %v done %v err %q\n", m.seq, m.attempts, m.queued, m.waiting, m.done, m.lastErr)
 		}
 		d.mu.Unlock()
 	}

@@ -32,32 +32,48 @@ type dest struct {
 	wake chan struct{}
 	quit chan struct{}
 
-	mu       sync.Mutex
-	conn     *transport.Conn
-	nextSeq  uint64
-	unacked  []*outMsg // ascending seq; done ones are dropped when they reach the front
-	live     int       // unacked and not done
-	sendq    []*outMsg // to write on conn, in order
-	resendq  []*outMsg // NACKed and due: written before sendq, credit already granted
-	retries  []*outMsg // NACKed, waiting for retryAt
-	skips    []uint64  // seqs the receiver must settle without handling
-	limit    uint64    // credit: the highest seq conn may carry
-	limited  bool      // limit is known for conn (set by the first write)
-	initial  uint64    // the receiver's initial credit; 0: no limit
-	stopped  bool
+	mu      sync.Mutex
+	conn    *transport.Conn
+	nextSeq uint64
+	unacked []*outMsg // ascending seq; done ones are dropped when they reach the front
+	live    int       // unacked and not done
+	sendq   []*outMsg // to write on conn, in order
+	resendq []*outMsg // NACKed and due: written before sendq, credit already granted
+	retries []*outMsg // NACKed, waiting for retryAt
+	skips   []uint64  // seqs the receiver must settle without handling
+	limit   uint64    // credit: the highest seq conn may carry
+	limited bool      // limit is known for conn (set by the first write)
+	initial uint64    // the receiver's initial credit; 0: no limit
+	stopped bool
 }
 
+// outMsg is one message in the retry buffer. It is kept small: the retry
+// buffer holds many, and the garbage collector scans them all.
 type outMsg struct {
-	seq     uint64
-	rec     *outbox.Record
-	size    int
-	policy  *RetryPolicy
-	expires time.Time
-	done    bool
-	queued  bool // in sendq
-	waiting bool // in retries
-	retryAt time.Time
-	lastErr string
+	seq      uint64
+	storeSeq uint64 // the store's Seq for it
+	enc      []byte // its encoding, shared by every transmission
+	policy   *RetryPolicy
+	created  int64 // unix ns
+	expires  int64 // unix ns; 0: never
+	retryAt  int64 // unix ns, while waiting
+	attempts int32
+	size     int32 // what it counts in the buffer
+	done     bool
+	queued   bool // in sendq or resendq
+	waiting  bool // in retries
+	lastErr  string
+}
+
+// record is m as the store sees it.
+func (m *outMsg) record(dest string) outbox.Record {
+	r := outbox.Record{Seq: m.storeSeq, Dest: outbox.Destination{Peer: dest}, Message: m.enc,
+		Created: time.Unix(0, m.created), Attempts: int(m.attempts)}
+	var hdr channel.Message
+	if wire.DecodeMessage(m.enc, &hdr) == nil {
+		r.ID, r.Channel, r.Key = hdr.ID, hdr.Channel, hdr.Key
+	}
+	return r
 }
 
 func newDest(p *Peer, name string, link *transport.Link) *dest {
@@ -74,14 +90,14 @@ func (d *dest) load() int {
 	return d.live
 }
 
-func (d *dest) enqueue(rec *outbox.Record, size int, policy *RetryPolicy, expires time.Time) bool {
+func (d *dest) enqueue(m *outMsg) bool {
 	d.mu.Lock()
 	if d.stopped {
 		d.mu.Unlock()
 		return false
 	}
 	d.nextSeq++
-	m := &outMsg{seq: d.nextSeq, rec: rec, size: size, policy: policy, expires: expires, queued: true}
+	m.seq, m.queued = d.nextSeq, true
 	d.unacked = append(d.unacked, m)
 	d.live++
 	d.sendq = append(d.sendq, m)
@@ -175,13 +191,13 @@ func (d *dest) pump() {
 		for _, m := range d.retries {
 			switch {
 			case m.done:
-			case !now.Before(m.retryAt):
+			case now.UnixNano() >= m.retryAt:
 				m.waiting, m.queued = false, true
 				d.resendq = append(d.resendq, m)
 			default:
 				kept = append(kept, m)
-				if m.retryAt.Before(next) {
-					next = m.retryAt
+				if at := time.Unix(0, m.retryAt); at.Before(next) {
+					next = at
 				}
 			}
 		}
@@ -255,12 +271,12 @@ func (d *dest) write(batch []wire.Entry, m *outMsg) []wire.Entry {
 		return batch
 	}
 	m.queued = false
-	m.rec.Attempts++
-	if m.rec.Attempts > 1 {
+	m.attempts++
+	if m.attempts > 1 {
 		d.p.stats.retried.Add(1)
 	}
-	return append(batch, wire.Entry{Stream: dataStream, Seq: m.seq, Attempt: uint64(m.rec.Attempts),
-		Partition: wire.NoPartition, Message: m.rec.Message})
+	return append(batch, wire.Entry{Stream: dataStream, Seq: m.seq, Attempt: uint64(m.attempts),
+		Partition: wire.NoPartition, Message: m.enc})
 }
 
 // sweep finds messages past their age limit or expiry. The caller holds d.mu.
@@ -271,9 +287,9 @@ func (d *dest) sweep(now time.Time) []deadMsg {
 			continue
 		}
 		switch {
-		case !m.expires.IsZero() && now.After(m.expires):
+		case m.expires != 0 && now.UnixNano() > m.expires:
 			dead = append(dead, d.finishDead(m, ReasonExpired, "expired before it was acknowledged"))
-		case m.policy.MaxAge > 0 && now.Sub(m.rec.Created) > m.policy.MaxAge:
+		case m.policy.MaxAge > 0 && now.UnixNano()-m.created > int64(m.policy.MaxAge):
 			dead = append(dead, d.finishDead(m, ReasonMaxAge, m.lastErr))
 		}
 	}
@@ -286,7 +302,7 @@ func (d *dest) sweep(now time.Time) []deadMsg {
 func (d *dest) finishDead(m *outMsg, reason Reason, text string) deadMsg {
 	m.done = true
 	d.live--
-	if m.rec.Attempts > 0 {
+	if m.attempts > 0 {
 		d.skips = append(d.skips, m.seq)
 	}
 	return deadMsg{m: m, reason: reason, text: text}
@@ -353,13 +369,17 @@ func (d *dest) ack(pk *wire.Ack) {
 		return
 	}
 	bytes := 0
-	seqs := make([]uint64, len(settled))
-	for i, m := range settled {
-		bytes += m.size
-		seqs[i] = m.rec.Seq
+	for _, m := range settled {
+		bytes += int(m.size)
 	}
-	if err := d.p.store.Ack(context.Background(), toRanges(seqs)); err != nil {
-		d.p.log.Error("store ack failed", "err", err)
+	if d.p.ackStore {
+		seqs := make([]uint64, len(settled))
+		for i, m := range settled {
+			seqs[i] = m.storeSeq
+		}
+		if err := d.p.store.Ack(context.Background(), toRanges(seqs)); err != nil {
+			d.p.log.Error("store ack failed", "err", err)
+		}
 	}
 	d.p.stats.acked.Add(uint64(len(settled)))
 	d.p.buf.release(len(settled), bytes)
@@ -392,11 +412,11 @@ func (d *dest) nack(pk *wire.Nack) {
 				reason = ReasonExpired
 			}
 			dead = append(dead, deadMsg{m: m, reason: reason, text: it.Text})
-		case m.policy.MaxAttempts > 0 && m.rec.Attempts >= m.policy.MaxAttempts:
+		case m.policy.MaxAttempts > 0 && int(m.attempts) >= m.policy.MaxAttempts:
 			dead = append(dead, d.finishDead(m, ReasonMaxAttempts, it.Text))
 		case !m.queued && !m.waiting:
-			delay := m.policy.delay(m.rec.Attempts)
-			m.retryAt, m.waiting = now.Add(max(delay, it.RetryAfter)), true
+			delay := m.policy.delay(int(m.attempts))
+			m.retryAt, m.waiting = now.Add(max(delay, it.RetryAfter)).UnixNano(), true
 			d.retries = append(d.retries, m)
 		}
 	}
@@ -464,8 +484,8 @@ func (p *Peer) deadLetter(d *dest, dead []deadMsg) {
 	bytes := 0
 	now := time.Now()
 	for i, dm := range dead {
-		dls[i] = outbox.DeadLetter{Record: *dm.m.rec, Reason: string(dm.reason), Error: dm.text, At: now}
-		bytes += dm.m.size
+		dls[i] = outbox.DeadLetter{Record: dm.m.record(d.name), Reason: string(dm.reason), Error: dm.text, At: now}
+		bytes += int(dm.m.size)
 	}
 	if err := p.store.DeadLetter(context.Background(), dls); err != nil {
 		p.log.Error("store dead letter failed", "err", err)
@@ -474,10 +494,10 @@ func (p *Peer) deadLetter(d *dest, dead []deadMsg) {
 	p.stats.dead.Add(uint64(len(dead)))
 	for _, dm := range dead {
 		msg := &channel.Message{}
-		if err := wire.DecodeMessage(dm.m.rec.Message, msg); err != nil {
-			msg = &channel.Message{ID: dm.m.rec.ID, Channel: dm.m.rec.Channel, Key: dm.m.rec.Key}
+		if err := wire.DecodeMessage(dm.m.enc, msg); err != nil {
+			msg = &channel.Message{}
 		}
-		dl := DeadLetter{Message: msg, Destination: d.name, Reason: dm.reason, Attempts: dm.m.rec.Attempts}
+		dl := DeadLetter{Message: msg, Destination: d.name, Reason: dm.reason, Attempts: int(dm.m.attempts)}
 		if dm.text != "" {
 			dl.Err = errors.New(dm.text)
 		}

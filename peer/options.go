@@ -44,8 +44,8 @@ func defaults() config {
 		name:        "peer-" + hex.EncodeToString(b[:]),
 		listen:      "tcp://127.0.0.1:0",
 		retry:       DefaultRetry,
-		maxMessages: 65536,
-		maxBytes:    32 << 20,
+		maxMessages: 16384,
+		maxBytes:    16 << 20,
 		dedupWindow: 65536,
 		credit:      4096,
 	}
@@ -117,7 +117,8 @@ func WithRetry(p RetryPolicy) Option {
 }
 
 // WithBuffer bounds the retry buffer: messages sent and not yet
-// acknowledged, in count and in encoded bytes. Default 65,536 and 32 MiB.
+// acknowledged, in count and in bytes (each message counts its encoding plus
+// the bookkeeping that keeps it). Default 16,384 and 16 MiB.
 func WithBuffer(maxMessages, maxBytes int) Option {
 	return func(c *config) error {
 		if maxMessages < 1 || maxBytes < 1 {

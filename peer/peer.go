@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 
@@ -35,6 +36,12 @@ type Peer struct {
 	closeOnce sync.Once
 	closeErr  error
 	closed    chan struct{}
+
+	members  atomic.Pointer[[]discovery.Member]  // the discovery view, refreshed on events
+	handlers atomic.Pointer[map[string]*service] // copy of services for the receive path
+	// ackStore is false for the memory store, which has nothing to do on
+	// acknowledgements: the peer then skips collecting them.
+	ackStore bool
 
 	mu       sync.Mutex
 	services map[string]*service
@@ -73,6 +80,8 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 	if p.store == nil {
 		p.store, p.ownStore = outbox.NewMemory(0), true
 	}
+	_, volatile := p.store.(*outbox.Memory)
+	p.ackStore = !volatile
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.buf.init(cfg.maxMessages, cfg.maxBytes)
 	p.recv.init(p)
@@ -100,6 +109,7 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 		p.cancel()
 		return nil, fmt.Errorf("peer: discovery: %w", err)
 	}
+	p.refreshMembers()
 	p.wg.Add(1)
 	go p.recv.flushLoop()
 	return p, nil
@@ -126,6 +136,20 @@ func (p *Peer) member() discovery.Member {
 
 func (p *Peer) onMember(e discovery.Event) {
 	p.log.Debug("membership", "event", e.Type, "member", e.Member.Name)
+	p.refreshMembers()
+}
+
+// refreshMembers caches the discovery view: routing reads it on every Send.
+func (p *Peer) refreshMembers() {
+	ms := p.disc.Members()
+	p.members.Store(&ms)
+}
+
+func (p *Peer) view() []discovery.Member {
+	if ms := p.members.Load(); ms != nil {
+		return *ms
+	}
+	return nil
 }
 
 // Handle registers h for service: point-to-point messages sent to the service
@@ -153,15 +177,18 @@ func (p *Peer) Handle(service string, h channel.Handler, opts ...HandleOption) e
 	}
 	s := newService(p, service, chainHandle(h, p.cfg.handleMW), hc.concurrency)
 	p.services[service] = s
+	snapshot := maps.Clone(p.services)
+	p.handlers.Store(&snapshot)
 	p.mu.Unlock()
 	s.start()
 	return p.disc.Update(p.member())
 }
 
 func (p *Peer) service(name string) *service {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.services[name]
+	if m := p.handlers.Load(); m != nil {
+		return (*m)[name]
+	}
+	return nil
 }
 
 // Close shuts the peer down gracefully: Send and Handle refuse new work; the

@@ -170,14 +170,26 @@ func (r *receiver) purge(ip *inPeer) {
 // here, queue the rest.
 func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
 	p := r.p
-	// Decode outside the lock; duplicates are decoded in vain, rarely.
-	msgs := make([]channel.Message, len(pk.Entries))
-	errs := make([]error, len(pk.Entries))
+	// Decode outside the lock, straight into one allocation for the batch;
+	// duplicates are decoded in vain, rarely.
+	ims := make([]inMsg, len(pk.Entries))
+	var errs []error
 	for i := range pk.Entries {
 		e := &pk.Entries[i]
 		if e.Flags&wire.FlagSkip == 0 {
-			errs[i] = wire.DecodeMessage(e.Message, &msgs[i])
+			if err := wire.DecodeMessage(e.Message, &ims[i].msg); err != nil {
+				if errs == nil {
+					errs = make([]error, len(pk.Entries))
+				}
+				errs[i] = err
+			}
 		}
+	}
+	decodeErr := func(i int) error {
+		if errs == nil {
+			return nil
+		}
+		return errs[i]
 	}
 	var nacks []wire.StreamNack
 	nack := func(e *wire.Entry, reason wire.Reason, text string) {
@@ -190,12 +202,14 @@ func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
 	ip := r.sender(c)
 	for i := range pk.Entries {
 		e := &pk.Entries[i]
-		m := &msgs[i]
+		im := &ims[i]
+		m := &im.msg
 		if e.Flags&wire.FlagBestEffort != 0 {
-			if errs[i] == nil && !closing {
+			if decodeErr(i) == nil && !closing {
 				if s := p.service(m.Channel); s != nil {
 					m.From, m.Attempt = ip.name, 1
-					s.enqueue(&inMsg{from: ip, msg: *m, svc: s, bestEffort: true})
+					im.from, im.svc, im.bestEffort = ip, s, true
+					s.enqueue(im)
 				}
 			}
 			continue
@@ -224,19 +238,19 @@ func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
 			r.markDirty(ip)
 			continue
 		}
-		if im := st.active[e.Seq]; im != nil {
-			if im.failed {
+		if old := st.active[e.Seq]; old != nil {
+			if old.failed {
 				// The resend of a failed message: it goes first in its key.
-				im.failed = false
-				im.msg.Attempt = int(e.Attempt)
-				im.svc.resume(im)
+				old.failed = false
+				old.msg.Attempt = int(e.Attempt)
+				old.svc.resume(old)
 			}
 			continue // otherwise queued or running already
 		}
-		switch {
-		case errs[i] != nil:
+		switch err := decodeErr(i); {
+		case err != nil:
 			st.settled.Add(e.Seq)
-			nack(e, wire.ReasonUndecodable, errs[i].Error())
+			nack(e, wire.ReasonUndecodable, err.Error())
 			r.markDirty(ip)
 			continue
 		case p.dedup.Seen(m.ID):
@@ -266,7 +280,7 @@ func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
 			continue
 		}
 		m.From, m.Attempt = ip.name, int(e.Attempt)
-		im := &inMsg{from: ip, stream: st, seq: e.Seq, msg: *m, svc: s}
+		im.from, im.stream, im.seq, im.svc = ip, st, e.Seq, s
 		st.active[e.Seq] = im
 		s.enqueue(im)
 	}

@@ -83,13 +83,20 @@ func (p *Peer) sendCore(ctx context.Context, msg *channel.Message) error {
 	if err := p.buf.acquire(ctx, size, p.cfg.failFast); err != nil {
 		return err
 	}
-	rec := &outbox.Record{ID: msg.ID, Channel: msg.Channel, Key: msg.Key, Dest: outbox.Destination{Peer: target},
-		Message: enc, Created: msg.Time}
-	if err := p.store.Append(ctx, []*outbox.Record{rec}); err != nil {
-		p.buf.release(1, size)
-		return fmt.Errorf("peer: store: %w", err)
+	m := &outMsg{enc: enc, size: int32(size), policy: policy, created: msg.Time.UnixNano()}
+	if exp := expiry(msg); !exp.IsZero() {
+		m.expires = exp.UnixNano()
 	}
-	if !d.enqueue(rec, size, policy, expiry(msg)) {
+	if p.ackStore {
+		rec := m.record(target)
+		recs := []*outbox.Record{&rec}
+		if err := p.store.Append(ctx, recs); err != nil {
+			p.buf.release(1, size)
+			return fmt.Errorf("peer: store: %w", err)
+		}
+		m.storeSeq = rec.Seq
+	}
+	if !d.enqueue(m) {
 		p.buf.release(1, size)
 		return ErrClosed
 	}
@@ -99,7 +106,7 @@ func (p *Peer) sendCore(ctx context.Context, msg *channel.Message) error {
 
 // outMsgOverhead is what the retry buffer counts per message beyond its
 // encoding: the bookkeeping that keeps it.
-const outMsgOverhead = 160
+const outMsgOverhead = 384
 
 func expiry(m *channel.Message) time.Time {
 	var t time.Time
@@ -115,7 +122,7 @@ func expiry(m *channel.Message) time.Time {
 // route picks the destination peer: msg.To, or the instance of the service
 // with the fewest unacknowledged messages, preferring connected ones.
 func (p *Peer) route(msg *channel.Message) (string, error) {
-	members := p.disc.Members()
+	members := p.view()
 	if msg.To != "" {
 		for _, m := range members {
 			if m.Name == msg.To {
@@ -163,7 +170,7 @@ func (p *Peer) dest(name string) (*dest, error) {
 		return nil, ErrClosed
 	}
 	var member *discovery.Member
-	for _, m := range p.disc.Members() {
+	for _, m := range p.view() {
 		if m.Name == name {
 			member = &m
 			break

@@ -4,57 +4,109 @@
 // numbers). Within an epoch, sequence numbers (package seqset) are exact.
 package dedup
 
-import "sync"
+import (
+	"hash/maphash"
+	"sync"
+)
 
-// Window remembers the last n IDs added; older ones are forgotten, so a
-// duplicate older than the window is not detected. Safe for concurrent use.
+// Window remembers at least the last n/2 IDs added and at most the last n.
+// IDs go into the current generation, an open-addressing table of n/2; when
+// it is full it becomes the previous one and the one before is cleared whole,
+// which costs far less than evicting IDs one by one. A duplicate older than
+// the window is not detected. It keeps 64-bit hashes of the IDs, not the IDs
+// (8 bytes each): two different IDs collide with probability about n/2^64 per
+// message, which would drop one as a duplicate. Safe for concurrent use.
 type Window struct {
-	mu   sync.Mutex
-	ids  map[string]struct{}
-	ring []string
-	next int
+	seed      maphash.Seed
+	half      int
+	mu        sync.Mutex
+	cur, prev table
+}
+
+// table is a set of non-zero hashes with linear probing, at most half full.
+type table struct {
+	slots []uint64
+	n     int
+}
+
+func newTable(capacity int) table {
+	size := 1
+	for size < 2*capacity {
+		size <<= 1
+	}
+	return table{slots: make([]uint64, size)}
+}
+
+func (t *table) has(h uint64) bool {
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch t.slots[i] {
+		case h:
+			return true
+		case 0:
+			return false
+		}
+	}
+}
+
+func (t *table) add(h uint64) {
+	mask := uint64(len(t.slots) - 1)
+	i := h & mask
+	for t.slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	t.slots[i] = h
+	t.n++
+}
+
+func (t *table) reset() {
+	clear(t.slots)
+	t.n = 0
 }
 
 // NewWindow returns a window of n IDs (n <= 0 disables it).
 func NewWindow(n int) *Window {
-	if n <= 0 {
-		return &Window{}
+	w := &Window{seed: maphash.MakeSeed(), half: max(n/2, 1)}
+	if n > 0 {
+		w.cur, w.prev = newTable(w.half), newTable(w.half)
 	}
-	return &Window{ids: make(map[string]struct{}, n), ring: make([]string, n)}
+	return w
 }
+
+func (w *Window) hash(id string) uint64 { return maphash.String(w.seed, id) | 1 }
 
 // Seen reports whether id is in the window.
 func (w *Window) Seen(id string) bool {
-	if w.ring == nil || id == "" {
+	if w.cur.slots == nil || id == "" {
 		return false
 	}
-	w.mu.Lock()
-	_, ok := w.ids[id]
-	w.mu.Unlock()
-	return ok
-}
-
-// Add puts id in the window, evicting the oldest when full.
-func (w *Window) Add(id string) {
-	if w.ring == nil || id == "" {
-		return
-	}
+	h := w.hash(id)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if _, ok := w.ids[id]; ok {
+	return w.cur.has(h) || w.prev.has(h)
+}
+
+// Add puts id in the window.
+func (w *Window) Add(id string) {
+	if w.cur.slots == nil || id == "" {
 		return
 	}
-	if old := w.ring[w.next]; old != "" {
-		delete(w.ids, old)
+	h := w.hash(id)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cur.has(h) || w.prev.has(h) {
+		return
 	}
-	w.ring[w.next] = id
-	w.ids[id] = struct{}{}
-	w.next = (w.next + 1) % len(w.ring)
+	if w.cur.n >= w.half {
+		w.prev, w.cur = w.cur, w.prev
+		w.cur.reset()
+	}
+	w.cur.add(h)
 }
 
 // Len returns how many IDs the window holds.
 func (w *Window) Len() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.ids)
+	return w.cur.n + w.prev.n
 }

@@ -5,19 +5,29 @@ import (
 	"testing"
 )
 
-func TestWindowEvictsOldest(t *testing.T) {
-	w := NewWindow(3)
-	for i := 0; i < 5; i++ {
+// The window remembers at least the last n/2 IDs and forgets older ones
+// generation by generation.
+func TestWindowKeepsRecentIDs(t *testing.T) {
+	const n = 100
+	w := NewWindow(n)
+	for i := 0; i < 1000; i++ {
 		w.Add(fmt.Sprint(i))
-	}
-	for i, want := range []bool{false, false, true, true, true} {
-		if got := w.Seen(fmt.Sprint(i)); got != want {
-			t.Errorf("Seen(%d) = %v, want %v", i, got, want)
+		for j := max(0, i-n/2+1); j <= i; j++ {
+			if !w.Seen(fmt.Sprint(j)) {
+				t.Fatalf("after adding %d, %d (within the last n/2) is forgotten", i, j)
+			}
+		}
+		if w.Len() > n {
+			t.Fatalf("window holds %d > %d", w.Len(), n)
 		}
 	}
-	w.Add("4") // already there: no eviction
-	if !w.Seen("2") || w.Len() != 3 {
-		t.Fatal("re-adding evicted an ID")
+	if w.Seen("0") || w.Seen("800") {
+		t.Fatal("old IDs still remembered")
+	}
+	before := w.Len()
+	w.Add("999") // already there
+	if w.Len() != before {
+		t.Fatal("re-adding changed the window")
 	}
 }
 

@@ -5,14 +5,17 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
-// Memory is the in-memory store: fast, and empty after a restart. It keeps at
-// most MaxDeadLetters dead letters, dropping the oldest beyond.
+// Memory is the in-memory store, the default: it keeps dead letters (at most
+// MaxDeadLetters, dropping the oldest beyond) and nothing across a restart.
+// Pending messages live in the peer's retry buffer itself, so for them Memory
+// only numbers records: Ack and Readdress have nothing to do, and Pending has
+// nothing to reload. That keeps the default send path free of a second copy.
 type Memory struct {
+	next           atomic.Uint64
 	mu             sync.Mutex
-	next           uint64
-	pending        map[uint64]*Record
 	dead           []DeadLetter
 	maxDeadLetters int
 }
@@ -23,71 +26,33 @@ func NewMemory(maxDeadLetters int) *Memory {
 	if maxDeadLetters <= 0 {
 		maxDeadLetters = 10_000
 	}
-	return &Memory{pending: make(map[uint64]*Record), maxDeadLetters: maxDeadLetters}
+	return &Memory{maxDeadLetters: maxDeadLetters}
 }
 
+// Append numbers the records.
 func (m *Memory) Append(_ context.Context, recs []*Record) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	for _, r := range recs {
-		m.next++
-		r.Seq = m.next
-		m.pending[r.Seq] = r
+		r.Seq = m.next.Add(1)
 	}
 	return nil
 }
 
-func (m *Memory) Ack(_ context.Context, ranges []Range) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, rg := range ranges {
-		if rg.To-rg.From < 64 {
-			for s := rg.From; s <= rg.To; s++ {
-				delete(m.pending, s)
-			}
-			continue
-		}
-		for s := range m.pending {
-			if s >= rg.From && s <= rg.To {
-				delete(m.pending, s)
-			}
-		}
-	}
-	return nil
-}
+// Ack has nothing to do: the peer's buffer forgets acknowledged records.
+func (m *Memory) Ack(context.Context, []Range) error { return nil }
 
-func (m *Memory) Readdress(_ context.Context, seqs []uint64, to Destination) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, s := range seqs {
-		if r, ok := m.pending[s]; ok {
-			r.Dest = to
-		}
-	}
-	return nil
-}
+// Readdress has nothing to do: records live in the peer's buffer.
+func (m *Memory) Readdress(context.Context, []uint64, Destination) error { return nil }
 
-func (m *Memory) Pending(ctx context.Context, fn func(*Record) error) error {
-	m.mu.Lock()
-	recs := make([]*Record, 0, len(m.pending))
-	for _, r := range m.pending {
-		recs = append(recs, r)
-	}
-	m.mu.Unlock()
-	slices.SortFunc(recs, func(a, b *Record) int { return cmpSeq(a.Seq, b.Seq) })
-	for _, r := range recs {
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// Pending has nothing to reload: a memory store starts empty.
+func (m *Memory) Pending(context.Context, func(*Record) error) error { return nil }
 
 func (m *Memory) DeadLetter(_ context.Context, dls []DeadLetter) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, dl := range dls {
-		delete(m.pending, dl.Seq)
+		if dl.Seq == 0 { // never appended: the peer keeps its buffer itself
+			dl.Seq = m.next.Add(1)
+		}
 		m.dead = append(m.dead, dl)
 	}
 	if over := len(m.dead) - m.maxDeadLetters; over > 0 {
@@ -119,29 +84,10 @@ func (m *Memory) Redrive(_ context.Context, seqs []uint64) ([]*Record, error) {
 		}
 		r := m.dead[i].Record
 		m.dead = slices.Delete(m.dead, i, i+1)
-		m.next++
-		r.Seq, r.Attempts = m.next, 0
-		m.pending[r.Seq] = &r
+		r.Seq, r.Attempts = m.next.Add(1), 0
 		out = append(out, &r)
 	}
 	return out, nil
 }
 
 func (m *Memory) Close() error { return nil }
-
-// Len returns the number of pending records.
-func (m *Memory) Len() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.pending)
-}
-
-func cmpSeq(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}

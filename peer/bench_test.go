@@ -1,0 +1,38 @@
+package peer
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/meshmq/meshmq/channel"
+	"github.com/meshmq/meshmq/discovery"
+)
+
+func benchmarkSend(b *testing.B, size int, opts ...SendOption) {
+	var handled atomic.Int64
+	rx := start(b, WithName("rx"), WithLogger(testLogger()), WithCredit(benchCredit))
+	rx.Handle("bench", func(context.Context, *channel.Message) error { handled.Add(1); return nil }, Concurrency(2))
+	tx := start(b, WithName("tx"), WithLogger(testLogger()), WithDiscovery(discovery.NewStatic(member(rx, "bench"))))
+	ctx := context.Background()
+	body := make([]byte, size)
+	if err := tx.Send(ctx, &channel.Message{Channel: "bench", Body: body}); err != nil {
+		b.Fatal(err)
+	}
+	waitFor(b, "connection", func() bool { return handled.Load() == 1 })
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := tx.Send(ctx, &channel.Message{Channel: "bench", Body: body}, opts...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	waitFor(b, "handled", func() bool { return handled.Load() == int64(b.N)+1 })
+}
+
+// At least once, until every message is handled.
+func BenchmarkSendALO64B(b *testing.B) { benchmarkSend(b, 64) }
+func BenchmarkSendBE64B(b *testing.B)  { benchmarkSend(b, 64, BestEffort()) }
+
+var benchCredit = 4096
