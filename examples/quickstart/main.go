@@ -1,13 +1,11 @@
-// Command quickstart runs two meshmq peers in one process and sends typed
-// commands from one to the other over meshmq's ZMTP transport.
+// Command quickstart runs two meshmq peers in one process. "orders" sends a
+// stream of charge commands to the "billing" service, at least once, while
+// the billing peer is closed and restarted on the same address mid-stream.
+// One charge fails once and is retried; one is refused for good and goes to
+// the dead-letter callback. At the end it prints what was sent, handled,
+// retried and dead-lettered.
 //
 //	go run ./examples/quickstart
-//
-// This release ships the foundation: the message model (channel), codecs
-// (codec), the wire protocol (PROTOCOL.md) and the hardened transport. The
-// peer API with acknowledgements, retries and dedup (peer.New, Send, Handle)
-// is the next release; until then this demo drives the transport directly,
-// which applications will not need to do.
 package main
 
 import (
@@ -17,101 +15,152 @@ import (
 	"io"
 	"log"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/meshmq/meshmq/channel"
-	"github.com/meshmq/meshmq/internal/transport"
-	"github.com/meshmq/meshmq/internal/wire"
+	"github.com/meshmq/meshmq/discovery"
+	"github.com/meshmq/meshmq/peer"
 )
 
-// Charge is the payload of the commands billing receives.
+// Charge is the payload of the commands billing handles.
 type Charge struct {
 	OrderID string `json:"order_id"`
 	Cents   int64  `json:"cents"`
 }
 
-// billing prints the commands it receives and counts them.
-type billing struct {
-	transport.NopHandler
-	got chan string
-}
-
-func (b *billing) Packet(c *transport.Conn, p wire.Packet) {
-	d, ok := p.(*wire.Data)
-	if !ok {
-		return
-	}
-	for _, e := range d.Entries {
-		var m channel.Message
-		if err := wire.DecodeMessage(e.Message, &m); err != nil {
-			log.Printf("billing: undecodable message from %s: %v", c.RemoteName(), err)
-			continue
-		}
-		m.From, m.Attempt = c.RemoteName(), int(e.Attempt) // from the connection, never from the message
-		var ch Charge
-		if err := m.Decode(&ch); err != nil {
-			log.Printf("billing: %v", err)
-			continue
-		}
-		b.got <- fmt.Sprintf("billing <- %s: %s %s {order %s, %d cents} (%s, seq %d)",
-			m.From, m.Kind, m.Channel, ch.OrderID, ch.Cents, m.Headers.Get(channel.HeaderContentType), e.Seq)
-	}
-}
+const charges = 2000
 
 func main() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := run(ctx, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
+// billing is the handler: it remembers which orders it charged.
+type billing struct {
+	mu      sync.Mutex
+	charged map[string]int
+	flaky   atomic.Bool // the first attempt at o-0500 fails
+}
+
+func (b *billing) handle(ctx context.Context, m *channel.Message) error {
+	var c Charge
+	if err := m.Decode(&c); err != nil {
+		return channel.Permanent(err)
+	}
+	switch {
+	case c.Cents < 0:
+		return channel.Permanent(fmt.Errorf("order %s: negative amount", c.OrderID))
+	case c.OrderID == "o-0500" && b.flaky.CompareAndSwap(false, true):
+		return errors.New("payment gateway timed out") // retried by the sender
+	}
+	b.mu.Lock()
+	b.charged[c.OrderID]++
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *billing) handled() (distinct, twice int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, n := range b.charged {
+		if n > 1 {
+			twice++
+		}
+	}
+	return len(b.charged), twice
+}
+
+func startBilling(ctx context.Context, b *billing, listen string) (*peer.Peer, error) {
+	p, err := peer.New(ctx, peer.WithName("billing"), peer.WithListen(listen),
+		peer.WithHeartbeat(100*time.Millisecond, time.Second), peer.WithReconnect(10*time.Millisecond, 200*time.Millisecond))
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Handle("billing", b.handle, peer.Concurrency(4)); err != nil {
+		p.Close(ctx)
+		return nil, err
+	}
+	return p, nil
+}
+
 // run is the demo; it writes its story to out.
 func run(ctx context.Context, out io.Writer) error {
-	rx := &billing{got: make(chan string, 16)}
-	bill, err := transport.Listen(transport.Config{Name: "billing", Handler: rx})
+	b := &billing{charged: map[string]int{}}
+	bill, err := startBilling(ctx, b, "tcp://127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	defer bill.Close(ctx)
-	orders, err := transport.Listen(transport.Config{Name: "orders"})
+	endpoint := bill.Endpoint()
+	fmt.Fprintf(out, "billing listens on %s\n", endpoint)
+
+	var deadMu sync.Mutex
+	var dead []peer.DeadLetter
+	orders, err := peer.New(ctx, peer.WithName("orders"),
+		peer.WithDiscovery(discovery.NewStatic(discovery.Member{Name: "billing", Endpoint: endpoint, Services: []string{"billing"}})),
+		peer.WithRetry(peer.RetryPolicy{MaxAttempts: 5, MaxAge: time.Minute, MinBackoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, Jitter: 0.5}),
+		peer.WithReconnect(10*time.Millisecond, 200*time.Millisecond),
+		peer.WithDeadLetter(func(d peer.DeadLetter) {
+			deadMu.Lock()
+			dead = append(dead, d)
+			deadMu.Unlock()
+		}))
 	if err != nil {
+		bill.Close(ctx)
 		return err
 	}
 	defer orders.Close(ctx)
-	fmt.Fprintf(out, "billing listens on %s, orders on %s\n", bill.Endpoint(), orders.Endpoint())
 
-	link, err := orders.Connect("billing", bill.Endpoint())
-	if err != nil {
-		return err
-	}
-	conn, err := link.WaitUp(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "orders -> billing connected (protocol v%d, billing epoch %d)\n", conn.Remote().Versions[0], conn.RemoteEpoch())
-
-	charges := []Charge{{"o-1001", 4200}, {"o-1002", 1999}, {"o-1003", 250}}
-	for i, c := range charges {
+	fmt.Fprintf(out, "orders sends %d charges to the billing service...\n", charges)
+	for i := 0; i < charges; i++ {
+		c := Charge{OrderID: fmt.Sprintf("o-%04d", i), Cents: int64(100 + i)}
+		if i == 1234 {
+			c.Cents = -1 // refused for good: dead-lettered
+		}
 		msg, err := channel.NewCommand("billing", c)
 		if err != nil {
 			return err
 		}
 		msg.Key = c.OrderID
-		// Encoded once; the entry adds what is per destination.
-		e := &wire.Entry{Stream: 1, Seq: uint64(i + 1), Attempt: 1, Partition: wire.NoPartition, Message: wire.AppendMessage(nil, msg)}
-		if err := conn.Send(ctx, e); err != nil {
+		if err := orders.Send(ctx, msg); err != nil {
 			return err
 		}
-	}
-	for range charges {
-		select {
-		case line := <-rx.got:
-			fmt.Fprintln(out, line)
-		case <-ctx.Done():
-			return errors.New("timed out waiting for billing")
+		if i == charges/2 {
+			// Restart billing mid-stream: Close finishes its running
+			// handlers and acknowledges them; orders keeps the rest in its
+			// retry buffer and resends when billing is back.
+			distinct, _ := b.handled()
+			fmt.Fprintf(out, "restarting billing after %d charges handled...\n", distinct)
+			if err := bill.Close(ctx); err != nil {
+				return err
+			}
+			if bill, err = startBilling(ctx, b, endpoint); err != nil {
+				return err
+			}
+			fmt.Fprintln(out, "billing is back on the same address")
 		}
 	}
-	fmt.Fprintln(out, "done: 3 commands delivered; closing both peers gracefully (DRAIN)")
+	defer bill.Close(ctx)
+
+	// Wait until every charge is acknowledged or dead-lettered.
+	for orders.Stats().InFlight > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d charges still unacknowledged: %w", orders.Stats().InFlight, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	st := orders.Stats()
+	distinct, twice := b.handled()
+	fmt.Fprintf(out, "sent %d, handled %d (%d twice), retried %d, dead-lettered %d\n", st.Sent, distinct, twice, st.Retried, st.DeadLettered)
+	deadMu.Lock()
+	defer deadMu.Unlock()
+	for _, d := range dead {
+		fmt.Fprintf(out, "dead letter: %s, %s after %d attempt(s): %v\n", d.Message.Key, d.Reason, d.Attempts, d.Err)
+	}
 	return nil
 }

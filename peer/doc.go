@@ -1,0 +1,58 @@
+// Package peer is the meshmq peer a service embeds: it handles the services
+// it registers (Handle) and sends messages one-way to other peers (Send),
+// with no broker in between. Peers find each other through a
+// discovery.Discovery and talk over meshmq's ZMTP transport (PROTOCOL.md).
+//
+// # Guarantees
+//
+// At-least-once by default. Send returns once the message is in the sender's
+// retry buffer. It stays there until the receiving peer acknowledges it —
+// which the receiver does after its handler returned nil — or until the
+// retry policy gives up; then it goes to the dead-letter callback with the
+// reason (WithDeadLetter). A message is never dropped silently: a receiver
+// that cannot take it NACKs it, and a connection that breaks has everything
+// unacknowledged resent, in order, on the next one.
+//
+// Handler errors. A handler error or panic NACKs the message: the sender
+// retries it with exponential backoff and jitter, up to the policy's
+// attempts and age (WithRetry, or Retry per Send). channel.Permanent(err)
+// dead-letters it at once. TTL and Deadline expire it.
+//
+// Duplicates. The receiver drops duplicates exactly within a sender's
+// epoch (one process run) by sequence number, with memory proportional to
+// the senders, not to the traffic; across epochs (a sender restarted from a
+// durable store) by message ID in a bounded window (WithDedupWindow). A
+// handler that ran on a peer killed before its acknowledgement left runs
+// again when the message is resent: only an idempotent consumer (keeping
+// the IDs it processed in the same transaction as its effects) makes that
+// exactly-once. A receiver closed with Close finishes its running handlers
+// and sends their acknowledgements before it goes, so it handles nothing
+// twice when restarted.
+//
+// Order. Messages from one sender with the same Key are handled one at a
+// time, in send order, across retries and reconnections: a message being
+// retried holds back the later messages of its key. Messages without a Key,
+// and messages of different keys or senders, are handled concurrently (up to
+// Concurrency per service) in no particular order.
+//
+// Backpressure. The retry buffer is bounded in messages and bytes
+// (WithBuffer); when it is full, Send waits until its ctx ends, or fails at
+// once with ErrBufferFull (WithFailFast). Receivers grant credit per sender
+// stream (WithCredit), so a slow handler slows its senders instead of growing
+// the receiver's memory.
+//
+// Best effort. Send with BestEffort is at-most-once: no buffer, no
+// acknowledgement, no retry. The message is lost if the connection breaks or
+// the handler fails, and Send fails with ErrNotConnected when the
+// destination has no connection.
+//
+// Close. Close stops intake, waits for the acknowledgement of everything
+// sent, lets running handlers finish, flushes acknowledgements, drains the
+// connections and leaves discovery; every goroutine has ended when it
+// returns. Messages still unacknowledged when its ctx ends are dead-lettered
+// with ReasonClosed.
+//
+// With the in-memory store (the default) the retry buffer does not survive
+// the sender's process: durable stores (SQLite, PostgreSQL) come with the
+// outbox package's later releases.
+package peer
