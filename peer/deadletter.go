@@ -1,9 +1,13 @@
 package peer
 
 import (
+	"context"
+	"errors"
 	"fmt"
 
 	"github.com/meshmq/meshmq/channel"
+	"github.com/meshmq/meshmq/internal/wire"
+	"github.com/meshmq/meshmq/peer/outbox"
 )
 
 // Reason says why a message was dead-lettered.
@@ -20,6 +24,7 @@ const (
 
 // DeadLetter is a message a sender gave up on.
 type DeadLetter struct {
+	Seq         uint64 // its number in the store, for Redrive
 	Message     *channel.Message
 	Destination string // peer name
 	Reason      Reason
@@ -29,4 +34,25 @@ type DeadLetter struct {
 
 func (d DeadLetter) String() string {
 	return fmt.Sprintf("dead letter %s to %s after %d attempts: %s: %v", d.Message.ID, d.Destination, d.Attempts, d.Reason, d.Err)
+}
+
+// DeadLetters calls fn for each dead letter the store keeps, oldest first.
+func (p *Peer) DeadLetters(ctx context.Context, fn func(outbox.DeadLetter) error) error {
+	return p.store.DeadLetters(ctx, fn)
+}
+
+// Redrive takes dead letters out of the store, by their Seq, and sends them
+// again (same IDs, through the send middleware, routed afresh).
+func (p *Peer) Redrive(ctx context.Context, seqs ...uint64) error {
+	recs, err := p.store.Redrive(ctx, seqs)
+	for _, r := range recs {
+		var m channel.Message
+		if derr := wire.DecodeMessage(r.Message, &m); derr != nil {
+			return errors.Join(err, fmt.Errorf("peer: redrive %d: %w", r.Seq, derr))
+		}
+		if serr := p.Send(ctx, &m); serr != nil {
+			return errors.Join(err, fmt.Errorf("peer: redrive %d: %w", r.Seq, serr))
+		}
+	}
+	return err
 }

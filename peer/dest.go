@@ -492,12 +492,12 @@ func (p *Peer) deadLetter(d *dest, dead []deadMsg) {
 	}
 	p.buf.release(len(dead), bytes)
 	p.stats.dead.Add(uint64(len(dead)))
-	for _, dm := range dead {
+	for i, dm := range dead {
 		msg := &channel.Message{}
 		if err := wire.DecodeMessage(dm.m.enc, msg); err != nil {
 			msg = &channel.Message{}
 		}
-		dl := DeadLetter{Message: msg, Destination: d.name, Reason: dm.reason, Attempts: int(dm.m.attempts)}
+		dl := DeadLetter{Seq: dls[i].Seq, Message: msg, Destination: d.name, Reason: dm.reason, Attempts: int(dm.m.attempts)}
 		if dm.text != "" {
 			dl.Err = errors.New(dm.text)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,12 +98,15 @@ func TestFailingHandlerRetriedThenHandledOnce(t *testing.T) {
 // once. Both carry the reason and the handler's error; others go through.
 func TestPoisonAndPermanentAreDeadLettered(t *testing.T) {
 	cnt := newCounter()
+	var fixed atomic.Bool
 	h := func(ctx context.Context, m *channel.Message) error {
 		switch string(m.Headers.Get("test")) {
 		case "poison":
 			return errors.New("cannot parse order")
 		case "permanent":
-			return channel.Permanent(errors.New("unknown customer"))
+			if !fixed.Load() {
+				return channel.Permanent(errors.New("unknown customer"))
+			}
 		}
 		cnt.record(m)
 		return nil
@@ -140,10 +144,21 @@ func TestPoisonAndPermanentAreDeadLettered(t *testing.T) {
 	}
 	cnt.checkOrder(t) // the key went on after the poison message was abandoned
 	waitFor(t, "buffer empty", func() bool { return tx.Stats().InFlight == 0 })
-	var stored int
-	tx.store.DeadLetters(ctx, func(outbox.DeadLetter) error { stored++; return nil })
-	if stored != 2 {
-		t.Fatalf("store keeps %d dead letters, want 2", stored)
+	var stored []outbox.DeadLetter
+	tx.DeadLetters(ctx, func(d outbox.DeadLetter) error { stored = append(stored, d); return nil })
+	if len(stored) != 2 {
+		t.Fatalf("store keeps %d dead letters, want 2", len(stored))
+	}
+	// Re-driven once the cause is fixed, the permanent one is handled.
+	fixed.Store(true)
+	if err := tx.Redrive(ctx, perm.Seq); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the re-driven message handled", func() bool { return cnt.distinct() == 19 })
+	stored = stored[:0]
+	tx.DeadLetters(ctx, func(d outbox.DeadLetter) error { stored = append(stored, d); return nil })
+	if len(stored) != 1 || stored[0].Reason != string(ReasonMaxAttempts) {
+		t.Fatalf("dead letters after redrive: %+v", stored)
 	}
 }
 

@@ -49,11 +49,11 @@ func (m *Memory) Pending(context.Context, func(*Record) error) error { return ni
 func (m *Memory) DeadLetter(_ context.Context, dls []DeadLetter) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, dl := range dls {
-		if dl.Seq == 0 { // never appended: the peer keeps its buffer itself
-			dl.Seq = m.next.Add(1)
+	for i := range dls {
+		if dls[i].Seq == 0 { // never appended: the peer keeps its buffer itself
+			dls[i].Seq = m.next.Add(1)
 		}
-		m.dead = append(m.dead, dl)
+		m.dead = append(m.dead, dls[i])
 	}
 	if over := len(m.dead) - m.maxDeadLetters; over > 0 {
 		m.dead = slices.Delete(m.dead, 0, over)

@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"time"
 )
@@ -47,7 +48,8 @@ type Store interface {
 	Readdress(ctx context.Context, seqs []uint64, to Destination) error
 	// Pending calls fn for each pending record in Seq order.
 	Pending(ctx context.Context, fn func(*Record) error) error
-	// DeadLetter moves pending records to the dead letters.
+	// DeadLetter moves pending records to the dead letters; a record with
+	// Seq 0 (never appended) is given one, written back into dls.
 	DeadLetter(ctx context.Context, dls []DeadLetter) error
 	// DeadLetters calls fn for each kept dead letter, oldest first.
 	DeadLetters(ctx context.Context, fn func(DeadLetter) error) error
@@ -56,6 +58,14 @@ type Store interface {
 	Redrive(ctx context.Context, seqs []uint64) ([]*Record, error)
 	// Close releases the store.
 	Close() error
+}
+
+// TxAppender is implemented by SQL stores: it writes records inside the
+// application's own transaction (the transactional outbox), so a business
+// change and the messages it emits commit or roll back together. The peer
+// relays committed records.
+type TxAppender interface {
+	AppendTx(ctx context.Context, tx *sql.Tx, recs []*Record) error
 }
 
 // ErrNotFound is returned by Redrive for a Seq that is not a dead letter.
