@@ -4,14 +4,14 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/meshmq/meshmq/internal/testutil"
 
 	"github.com/meshmq/meshmq/channel"
 	"github.com/meshmq/meshmq/discovery"
@@ -19,12 +19,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func testLogger() *slog.Logger {
-	if os.Getenv("MESHMQ_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
+func testLogger() *slog.Logger { return testutil.Logger() }
 
 // fastOpts is the test profile: quick heartbeats, reconnects and retries.
 func fastOpts(name string) []Option {
@@ -149,26 +144,15 @@ func indexed(service string, i int, key string) *channel.Message {
 
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testutil.WaitFor(t, what, cond)
 }
 
 // waitForState is waitFor that prints the peers' delivery state on timeout.
 func waitForState(t testing.TB, what string, cond func() bool, peers ...*Peer) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			for _, p := range peers {
-				t.Log(p.debugState())
-			}
-			t.Fatalf("timed out waiting for %s", what)
+	testutil.WaitFor(t, what, cond, func() {
+		for _, p := range peers {
+			t.Log(p.debugState())
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	})
 }

@@ -5,14 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/meshmq/meshmq/internal/testutil"
 
 	"github.com/meshmq/meshmq/internal/backoff"
 	"github.com/meshmq/meshmq/internal/wire"
@@ -79,16 +79,9 @@ func (r *recorder) downErr(c *Conn) (error, bool) {
 	return err, ok
 }
 
-// waitFor polls cond until it holds or the deadline passes.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testutil.WaitFor(t, what, cond)
 }
 
 // fast is a test profile: quick heartbeats and reconnects.
@@ -105,12 +98,7 @@ func fast(name string, h Handler) Config {
 	}
 }
 
-func testLogger() *slog.Logger {
-	if os.Getenv("MESHMQ_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
+func testLogger() *slog.Logger { return testutil.Logger() }
 
 func listen(t testing.TB, cfg Config) *Transport {
 	t.Helper()
