@@ -3,8 +3,10 @@ package peer
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 
+	"github.com/meshmq/meshmq/channel"
 	"github.com/meshmq/meshmq/discovery"
 )
 
@@ -31,5 +33,47 @@ func TestEveryMessageHandledOnce(t *testing.T) {
 	cnt.checkOrder(t)
 	if st := tx.Stats(); st.InFlight != 0 || st.DeadLettered != 0 {
 		t.Fatalf("stats after delivery: %+v", st)
+	}
+}
+
+// A sender restarted (a new epoch) that resends a message the receiver
+// already handled — as one reloading a durable buffer does — is caught by the
+// receiver's window of message IDs.
+func TestDuplicateIDAcrossSenderEpochs(t *testing.T) {
+	var mu sync.Mutex
+	handled := map[string]int{}
+	h := func(ctx context.Context, m *channel.Message) error {
+		mu.Lock()
+		handled[m.ID]++
+		mu.Unlock()
+		return nil
+	}
+	rx := start(t, fastOpts("rx")...)
+	if err := rx.Handle("work", h); err != nil {
+		t.Fatal(err)
+	}
+	send := func(ids ...string) {
+		tx, err := New(context.Background(), append(fastOpts("tx"), WithDiscovery(discovery.NewStatic(member(rx, "work"))))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			m := indexed("work", 0, "")
+			m.ID = id
+			if err := tx.Send(context.Background(), m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		closePeer(t, tx) // waits for the acknowledgements
+	}
+	send("order-1")
+	send("order-1", "order-2") // the same name, a new epoch
+	mu.Lock()
+	defer mu.Unlock()
+	if handled["order-1"] != 1 || handled["order-2"] != 1 {
+		t.Fatalf("handled %v, want each once", handled)
+	}
+	if st := rx.Stats(); st.Duplicates != 1 {
+		t.Fatalf("duplicates %d, want 1", st.Duplicates)
 	}
 }

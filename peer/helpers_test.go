@@ -61,6 +61,7 @@ type counter struct {
 	times map[uint64]int
 	order map[string][]uint64 // per segment and key, in handling order
 	seg   int                 // the receiver incarnation handling now
+	segs  map[uint64][]int    // the incarnations that handled each index
 	total int
 }
 
@@ -73,7 +74,7 @@ func (c *counter) segment() {
 }
 
 func newCounter() *counter {
-	return &counter{times: map[uint64]int{}, order: map[string][]uint64{}}
+	return &counter{times: map[uint64]int{}, order: map[string][]uint64{}, segs: map[uint64][]int{}}
 }
 
 func (c *counter) handler(ctx context.Context, m *channel.Message) error {
@@ -87,6 +88,7 @@ func (c *counter) record(m *channel.Message) {
 	defer c.mu.Unlock()
 	c.times[i]++
 	c.total++
+	c.segs[i] = append(c.segs[i], c.seg)
 	if m.Key != "" {
 		k := fmt.Sprintf("%d/%s", c.seg, m.Key)
 		c.order[k] = append(c.order[k], i)
@@ -110,6 +112,14 @@ func (c *counter) check(t testing.TB, n int) (dups int) {
 		case k == 0:
 			t.Fatalf("message %d was never handled", i)
 		case k > 1:
+			// A message runs again only in a later incarnation of the
+			// receiver (its acknowledgement was lost with the old one),
+			// never twice in one.
+			for j := 1; j < len(c.segs[uint64(i)]); j++ {
+				if c.segs[uint64(i)][j] == c.segs[uint64(i)][j-1] {
+					t.Fatalf("message %d handled twice by one receiver incarnation", i)
+				}
+			}
 			dups += k - 1
 		}
 	}
