@@ -84,6 +84,7 @@ type Gossip struct {
 
 	mu       sync.Mutex
 	ml       *memberlist.Memberlist
+	addr     string // our gossip address
 	keyring  *memberlist.Keyring
 	local    meta
 	metaB    []byte
@@ -105,6 +106,7 @@ type Gossip struct {
 
 type viewEntry struct {
 	node   string // memberlist node name of the current start
+	addr   string // its gossip address, host:port
 	meta   meta
 	member Member
 	known  bool // catalog fetched and Joined reported
@@ -122,6 +124,7 @@ const (
 type rawEvent struct {
 	kind rawKind
 	node string
+	addr string
 	meta meta
 	err  error
 	cat  *Catalog
@@ -235,8 +238,12 @@ func (g *Gossip) Start(ctx context.Context, local Member, notify func(Event)) er
 	if err != nil {
 		return fmt.Errorf("discovery: start gossip on %s: %w", g.cfg.Bind, err)
 	}
+	// Read our address once, before anything updates our node (memberlist
+	// hands out its own node, which it writes under its lock).
+	n := ml.LocalNode()
+	addr := net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
 	g.mu.Lock()
-	g.ml = ml
+	g.ml, g.addr = ml, addr
 	g.mu.Unlock()
 	g.wg.Add(3)
 	go g.loop()
@@ -255,6 +262,17 @@ func createMemberlist(conf *memberlist.Config) (ml *memberlist.Memberlist, err e
 	return memberlist.Create(conf)
 }
 
+// SetCatalogFetcher sets how catalogs are fetched, when the configuration
+// had none; the peer calls it before Start with one that asks over the data
+// connection.
+func (g *Gossip) SetCatalogFetcher(f CatalogFetcher) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cfg.Fetch == nil {
+		g.cfg.Fetch = f
+	}
+}
+
 // Ready is closed once the node has joined a seed (at once without seeds).
 func (g *Gossip) Ready() <-chan struct{} { return g.ready }
 
@@ -262,11 +280,7 @@ func (g *Gossip) Ready() <-chan struct{} { return g.ready }
 func (g *Gossip) Addr() string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.ml == nil {
-		return ""
-	}
-	n := g.ml.LocalNode()
-	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
+	return g.addr
 }
 
 // Members implements Discovery: the members whose catalog is known.
@@ -432,12 +446,15 @@ func (g *Gossip) joinLoop() {
 	}
 }
 
-// missingSeeds returns the seeds no alive member is at.
+// missingSeeds returns the seeds no known member is at. (It reads our own
+// view: memberlist's nodes change under its lock.)
 func (g *Gossip) missingSeeds() []string {
+	g.mu.Lock()
 	have := map[string]bool{}
-	for _, n := range g.ml.Members() {
-		have[net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))] = true
+	for _, e := range g.view {
+		have[e.addr] = true
 	}
+	g.mu.Unlock()
 	var out []string
 	for _, s := range g.cfg.Seeds {
 		if !have[s] {
@@ -513,7 +530,7 @@ func (g *Gossip) apply(ev rawEvent) []Event {
 	case rawJoin, rawUpdate:
 		switch {
 		case e == nil:
-			e = &viewEntry{node: ev.node, meta: ev.meta, member: Member{Name: name, Endpoint: ev.meta.Endpoint}}
+			e = &viewEntry{node: ev.node, addr: ev.addr, meta: ev.meta, member: Member{Name: name, Endpoint: ev.meta.Endpoint}}
 			g.view[name] = e
 			g.fetch(e, 0)
 		case ev.node != e.node:
@@ -521,7 +538,7 @@ func (g *Gossip) apply(ev rawEvent) []Event {
 				return nil // an older start of the peer, still gossiped about
 			}
 			// The peer restarted: the new start replaces the old one.
-			e.node, e.meta = ev.node, ev.meta
+			e.node, e.addr, e.meta = ev.node, ev.addr, ev.meta
 			e.member.Endpoint = ev.meta.Endpoint
 			g.fetch(e, 0)
 			if e.known {
@@ -529,7 +546,7 @@ func (g *Gossip) apply(ev rawEvent) []Event {
 			}
 		default:
 			old := e.meta
-			e.meta = ev.meta
+			e.meta, e.addr = ev.meta, ev.addr
 			if ev.meta.CatalogVersion != old.CatalogVersion || ev.meta.Endpoint != old.Endpoint {
 				e.member.Endpoint = ev.meta.Endpoint
 				g.fetch(e, old.CatalogVersion)
@@ -632,7 +649,9 @@ func (ev *events) raw(kind rawKind, n *memberlist.Node) {
 		g.log.Debug("ignoring a gossip node", "node", n.Name, "err", err)
 		return
 	}
-	g.post(rawEvent{kind: kind, node: n.Name, meta: m})
+	// Copy what we need now: memberlist changes its nodes under its lock.
+	addr := net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
+	g.post(rawEvent{kind: kind, node: n.Name, addr: addr, meta: m})
 }
 
 func (ev *events) NotifyJoin(n *memberlist.Node)   { ev.raw(rawJoin, n) }

@@ -20,6 +20,7 @@ type config struct {
 	listen        string
 	advertise     string
 	disc          discovery.Discovery
+	gossip        *discovery.GossipConfig
 	logger        *slog.Logger
 	store         outbox.Store
 	retry         RetryPolicy
@@ -83,6 +84,27 @@ func WithDiscovery(d discovery.Discovery) Option {
 			return &OptionError{"WithDiscovery", "nil discovery"}
 		}
 		c.disc = d
+		return nil
+	}
+}
+
+// WithSeeds makes the peer discover others by gossip (discovery.Gossip,
+// LAN profile, gossip bound to 127.0.0.1 on any port) joining these gossip
+// addresses. Use WithGossip, or WithDiscovery with a discovery.Gossip, for
+// more control. A peer with none of them uses an empty static member list.
+func WithSeeds(addrs ...string) Option {
+	return func(c *config) error {
+		c.gossip = &discovery.GossipConfig{Seeds: addrs}
+		return nil
+	}
+}
+
+// WithGossip makes the peer discover others by gossip with cfg (bind and
+// advertise addresses, seeds, keys, profile); the peer's logger is used
+// when cfg has none.
+func WithGossip(cfg discovery.GossipConfig) Option {
+	return func(c *config) error {
+		c.gossip = &cfg
 		return nil
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -47,9 +48,11 @@ type Peer struct {
 	services map[string]*service
 	dests    map[string]*dest
 
-	buf   buffer
-	recv  receiver
-	stats counters
+	buf            buffer
+	recv           receiver
+	stats          counters
+	catalogs       catalogRequests
+	catalogVersion atomic.Uint64 // bumped by Handle
 }
 
 // New starts a peer: it listens, joins discovery and is ready to Handle and
@@ -63,6 +66,20 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 	}
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.gossip != nil {
+		if cfg.disc != nil {
+			return nil, &OptionError{"WithGossip", "WithDiscovery given too"}
+		}
+		gc := *cfg.gossip
+		if gc.Logger == nil {
+			gc.Logger = cfg.logger
+		}
+		g, err := discovery.NewGossip(gc)
+		if err != nil {
+			return nil, err
+		}
+		cfg.disc = g
 	}
 	p := &Peer{
 		cfg:      cfg,
@@ -104,6 +121,11 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 		return nil, fmt.Errorf("peer: %w", err)
 	}
 	p.tr = tr
+	if f, ok := p.disc.(interface {
+		SetCatalogFetcher(discovery.CatalogFetcher)
+	}); ok {
+		f.SetCatalogFetcher(p.fetchCatalog)
+	}
 	if err := p.disc.Start(ctx, p.member(), p.onMember); err != nil {
 		tr.Close(ctx)
 		p.cancel()
@@ -114,6 +136,9 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 	go p.recv.flushLoop()
 	return p, nil
 }
+
+// Members returns the other members of the cluster as discovery sees them.
+func (p *Peer) Members() []discovery.Member { return slices.Clone(p.view()) }
 
 // Name returns the peer's name.
 func (p *Peer) Name() string { return p.cfg.name }
@@ -179,6 +204,7 @@ func (p *Peer) Handle(service string, h channel.Handler, opts ...HandleOption) e
 	p.services[service] = s
 	snapshot := maps.Clone(p.services)
 	p.handlers.Store(&snapshot)
+	p.catalogVersion.Add(1)
 	p.mu.Unlock()
 	s.start()
 	return p.disc.Update(p.member())
@@ -308,12 +334,14 @@ func (h *transportHandler) Packet(c *transport.Conn, pk wire.Packet) {
 			d.credit(c, pk)
 		}
 	case *wire.CatalogRequest:
-		c.SendPacket(&wire.CatalogReply{ID: pk.ID, Version: 1, Catalog: p.catalog()})
+		c.SendPacket(&wire.CatalogReply{ID: pk.ID, Version: p.catalogVersion.Load(), Catalog: p.catalog()})
+	case *wire.CatalogReply:
+		p.catalogs.answer(pk)
 	}
 }
 
 func (p *Peer) catalog() *wire.Catalog {
-	cat := &wire.Catalog{Version: 1}
+	cat := &wire.Catalog{Version: p.catalogVersion.Load()}
 	for _, s := range p.member().Services {
 		cat.Services = append(cat.Services, wire.Service{Name: s})
 	}

@@ -136,11 +136,11 @@ func (p *Peer) route(msg *channel.Message) (string, error) {
 		if !m.Handles(msg.Channel) {
 			continue
 		}
-		score := 0
+		var score int
 		if d := p.destIfAny(m.Name); d != nil {
 			score = d.load()
-		} else {
-			score = 1 << 20 // not yet dialed: after every connected one
+		} else if l := p.tr.Link(m.Name); l == nil || l.Conn() == nil {
+			score = 1 << 16 // not connected (yet): after every connected one
 		}
 		if best == "" || score < bestScore {
 			best, bestScore = m.Name, score

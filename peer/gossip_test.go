@@ -1,0 +1,68 @@
+package peer
+
+import (
+	"context"
+	"testing"
+
+	"github.com/meshmq/meshmq/discovery"
+)
+
+func gossipFor(t *testing.T, seeds ...string) *discovery.Gossip {
+	t.Helper()
+	g, err := discovery.NewGossip(discovery.GossipConfig{Seeds: seeds, Profile: discovery.ProfileFast, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// Peers that find each other by gossip route by the catalogs they fetch over
+// the data connection: a service handled by two peers gets every message
+// exactly once, spread over both; handlers registered after start are
+// advertised.
+func TestSendOverGossipDiscovery(t *testing.T) {
+	g1 := gossipFor(t)
+	rx1 := start(t, append(fastOpts("rx1"), WithDiscovery(g1))...)
+	seed := g1.Addr()
+	rx2 := start(t, append(fastOpts("rx2"), WithDiscovery(gossipFor(t, seed)))...)
+	tx := start(t, append(fastOpts("tx"), WithDiscovery(gossipFor(t, seed)))...)
+
+	c1, c2 := newCounter(), newCounter()
+	if err := rx1.Handle("work", c1.handler); err != nil {
+		t.Fatal(err)
+	}
+	if err := rx2.Handle("work", c2.handler); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both instances in tx's view", func() bool {
+		n := 0
+		for _, m := range tx.Members() {
+			if m.Handles("work") {
+				n++
+			}
+		}
+		return n == 2
+	})
+	const n = 2000
+	for i := 0; i < n; i++ {
+		if err := tx.Send(context.Background(), indexed("work", i, "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "all handled", func() bool { return c1.distinct()+c2.distinct() == n })
+	waitFor(t, "all acknowledged", func() bool { return tx.Stats().InFlight == 0 })
+	merged := newCounter()
+	for _, c := range []*counter{c1, c2} {
+		c.mu.Lock()
+		for i, k := range c.times {
+			merged.times[i] += k
+		}
+		c.mu.Unlock()
+	}
+	if dups := merged.check(t, n); dups != 0 {
+		t.Fatalf("%d duplicates", dups)
+	}
+	if c1.distinct() == 0 || c2.distinct() == 0 {
+		t.Fatalf("load not spread: %d and %d", c1.distinct(), c2.distinct())
+	}
+}
