@@ -45,6 +45,7 @@ type dest struct {
 	limited bool      // limit is known for conn (set by the first write)
 	initial uint64    // the receiver's initial credit; 0: no limit
 	stopped bool
+	gone    bool // discovery says the peer failed or left: fail over once disconnected
 }
 
 // outMsg is one message in the retry buffer. It is kept small: the retry
@@ -80,12 +81,22 @@ func newDest(p *Peer, name string, link *transport.Link) *dest {
 	return &dest{p: p, name: name, link: link, wake: make(chan struct{}, 1), quit: make(chan struct{})}
 }
 
+// disconnectedPenalty makes routing prefer connected instances unless they
+// are that many messages busier.
+const disconnectedPenalty = 1024
+
+func (d *dest) connected() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.conn != nil
+}
+
 // load is how busy the destination is, for routing.
 func (d *dest) load() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.conn == nil {
-		return d.live + 1<<16
+		return d.live + disconnectedPenalty
 	}
 	return d.live
 }
@@ -161,7 +172,53 @@ func (d *dest) down(c *transport.Conn) {
 	if d.conn == c {
 		d.conn = nil
 	}
+	gone := d.gone && d.conn == nil
 	d.mu.Unlock()
+	if gone {
+		d.p.failover(d)
+	}
+}
+
+// setGone records what discovery says of the peer; it reports whether the
+// destination is now gone and disconnected, ready to fail over.
+func (d *dest) setGone(gone bool) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.gone = gone
+	return gone && d.conn == nil
+}
+
+func (d *dest) isGone() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.gone
+}
+
+// takeForFailover removes the unacknowledged messages that may go to another
+// instance (not those sent to this peer by name), in order, once the peer is
+// gone and its connection closed: nothing more can reach it, and nothing it
+// handled can be acknowledged, so moving them cannot duplicate what it acked.
+func (d *dest) takeForFailover() []*outMsg {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.gone || d.conn != nil {
+		return nil
+	}
+	var moved []*outMsg
+	for _, m := range d.unacked {
+		if m.done {
+			continue
+		}
+		var hdr channel.Message
+		if wire.DecodeMessage(m.enc, &hdr) == nil && hdr.To != "" {
+			continue // for this peer only: it waits for it, within its policy
+		}
+		m.done = true
+		moved = append(moved, m)
+	}
+	d.live -= len(moved)
+	d.compact()
+	return moved
 }
 
 // pump writes queued messages while the connection and its credit allow,
@@ -480,11 +537,15 @@ func (p *Peer) deadLetter(d *dest, dead []deadMsg) {
 	if len(dead) == 0 {
 		return
 	}
+	name := "" // a message that never had a destination (no instance)
+	if d != nil {
+		name = d.name
+	}
 	dls := make([]outbox.DeadLetter, len(dead))
 	bytes := 0
 	now := time.Now()
 	for i, dm := range dead {
-		dls[i] = outbox.DeadLetter{Record: dm.m.record(d.name), Reason: string(dm.reason), Error: dm.text, At: now}
+		dls[i] = outbox.DeadLetter{Record: dm.m.record(name), Reason: string(dm.reason), Error: dm.text, At: now}
 		bytes += int(dm.m.size)
 	}
 	if err := p.store.DeadLetter(context.Background(), dls); err != nil {
@@ -497,14 +558,14 @@ func (p *Peer) deadLetter(d *dest, dead []deadMsg) {
 		if err := wire.DecodeMessage(dm.m.enc, msg); err != nil {
 			msg = &channel.Message{}
 		}
-		dl := DeadLetter{Seq: dls[i].Seq, Message: msg, Destination: d.name, Reason: dm.reason, Attempts: int(dm.m.attempts)}
+		dl := DeadLetter{Seq: dls[i].Seq, Message: msg, Destination: name, Reason: dm.reason, Attempts: int(dm.m.attempts)}
 		if dm.text != "" {
 			dl.Err = errors.New(dm.text)
 		}
 		if p.cfg.onDeadLetter != nil {
 			p.cfg.onDeadLetter(dl)
 		} else {
-			p.log.Warn("dead letter", "id", msg.ID, "channel", msg.Channel, "to", d.name, "reason", dm.reason, "attempts", dl.Attempts, "err", dl.Err)
+			p.log.Warn("dead letter", "id", msg.ID, "channel", msg.Channel, "to", name, "reason", dm.reason, "attempts", dl.Attempts, "err", dl.Err)
 		}
 	}
 }

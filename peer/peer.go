@@ -47,6 +47,9 @@ type Peer struct {
 	mu       sync.Mutex
 	services map[string]*service
 	dests    map[string]*dest
+	parked   []*outMsg // no instance of their service yet
+	parkWake chan struct{}
+	parkQuit chan struct{}
 
 	buf            buffer
 	recv           receiver
@@ -90,6 +93,8 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 		closed:   make(chan struct{}),
 		services: make(map[string]*service),
 		dests:    make(map[string]*dest),
+		parkWake: make(chan struct{}, 1),
+		parkQuit: make(chan struct{}),
 	}
 	if p.disc == nil {
 		p.disc = discovery.NewStatic()
@@ -132,8 +137,9 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 		return nil, fmt.Errorf("peer: discovery: %w", err)
 	}
 	p.refreshMembers()
-	p.wg.Add(1)
+	p.wg.Add(2)
 	go p.recv.flushLoop()
+	go p.parkLoop()
 	return p, nil
 }
 
@@ -162,6 +168,7 @@ func (p *Peer) member() discovery.Member {
 func (p *Peer) onMember(e discovery.Event) {
 	p.log.Debug("membership", "event", e.Type, "member", e.Member.Name)
 	p.refreshMembers()
+	p.membership(e)
 }
 
 // refreshMembers caches the discovery view: routing reads it on every Send.
@@ -284,9 +291,11 @@ func (p *Peer) shutdown(ctx context.Context) error {
 	for _, d := range dests {
 		d.deadLetterAll(ReasonClosed)
 	}
+	close(p.parkQuit)
 	p.recv.stop()
 	p.cancel()
 	p.wg.Wait()
+	p.deadLetterParked(ReasonClosed)
 	if err := p.disc.Leave(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("leaving discovery: %w", err))
 	}

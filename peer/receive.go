@@ -19,6 +19,9 @@ type receiver struct {
 	p    *Peer
 	wake chan struct{}
 	quit chan struct{}
+	// flushMu makes a flush whole: Close's final flush must not return while
+	// the flusher goroutine still holds acknowledgements it has not queued.
+	flushMu sync.Mutex
 
 	mu      sync.Mutex
 	senders map[string]*inPeer
@@ -372,6 +375,8 @@ func (r *receiver) flushLoop() {
 const maxAckRanges = 64
 
 func (r *receiver) flushNow() {
+	r.flushMu.Lock()
+	defer r.flushMu.Unlock()
 	type out struct {
 		c      *transport.Conn
 		ack    wire.Ack

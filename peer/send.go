@@ -16,7 +16,10 @@ import (
 type sendConfigKey struct{}
 
 // Send sends msg one-way: to the peer named in msg.To, or else to one
-// instance of the service msg.Channel. It returns once the message is in the
+// instance of the service msg.Channel (the one with the fewest unacknowledged
+// messages among the connected ones). With no instance yet, the message waits
+// in the retry buffer until one appears or its policy gives up; a named peer
+// discovery does not know is ErrNoRoute. It returns once the message is in the
 // retry buffer (at-least-once): from there it is delivered, retried, or handed
 // to the dead-letter callback, never dropped silently. When the buffer is
 // full Send waits until ctx ends (or fails with ErrBufferFull WithFailFast).
@@ -61,18 +64,23 @@ func (p *Peer) sendCore(ctx context.Context, msg *channel.Message) error {
 		sc = &sendConfig{}
 	}
 	target, err := p.route(msg)
-	if err != nil {
+	if err != nil && (msg.To != "" || !errors.Is(err, ErrNoRoute)) {
 		return err
 	}
 	enc := wire.AppendMessage(make([]byte, 0, 64+len(msg.Body)), msg)
 	if max := p.tr.MaxMessageSize(); len(enc) > max {
 		return &transport.LimitError{What: "message", Size: uint64(len(enc)), Limit: uint64(max)}
 	}
-	d, err := p.dest(target)
-	if err != nil {
-		return err
+	var d *dest
+	if target != "" {
+		if d, err = p.dest(target); err != nil {
+			return err
+		}
 	}
 	if sc.bestEffort {
+		if d == nil {
+			return fmt.Errorf("%w: no instance of %q", ErrNoRoute, msg.Channel)
+		}
 		return d.sendBestEffort(ctx, enc)
 	}
 	policy := &p.cfg.retry
@@ -96,7 +104,12 @@ func (p *Peer) sendCore(ctx context.Context, msg *channel.Message) error {
 		}
 		m.storeSeq = rec.Seq
 	}
-	if !d.enqueue(m) {
+	switch {
+	case d == nil:
+		// No instance of the service yet: the message waits in the buffer
+		// until one appears or its policy gives up.
+		p.park(m)
+	case !d.enqueue(m):
 		p.buf.release(1, size)
 		return ErrClosed
 	}
@@ -136,11 +149,12 @@ func (p *Peer) route(msg *channel.Message) (string, error) {
 		if !m.Handles(msg.Channel) {
 			continue
 		}
-		var score int
+		score := 0 // never sent to: dial it, so the load spreads
 		if d := p.destIfAny(m.Name); d != nil {
+			if d.isGone() {
+				continue
+			}
 			score = d.load()
-		} else if l := p.tr.Link(m.Name); l == nil || l.Conn() == nil {
-			score = 1 << 16 // not connected (yet): after every connected one
 		}
 		if best == "" || score < bestScore {
 			best, bestScore = m.Name, score

@@ -170,6 +170,15 @@ func (l *Link) want(endpoint string) (ok bool, err error) {
 	return true, nil
 }
 
+// Forget stops redialing the peer once its connection ends. The connection,
+// if up, is left alone: a peer that still answers on it is alive, whatever
+// gossip says. A later Connect wants the peer again.
+func (l *Link) Forget() {
+	l.mu.Lock()
+	l.wanted = false
+	l.mu.Unlock()
+}
+
 // dialLoop keeps a wanted link connected: it dials whenever the link has no
 // connection, backing off after failures.
 func (l *Link) dialLoop() {
@@ -177,7 +186,7 @@ func (l *Link) dialLoop() {
 	failures := 0
 	for {
 		l.mu.Lock()
-		for l.cur != nil {
+		for l.cur != nil || !l.wanted {
 			l.mu.Unlock()
 			select {
 			case <-l.kick:
@@ -197,7 +206,7 @@ func (l *Link) dialLoop() {
 			}
 		}
 		l.mu.Lock()
-		if l.cur != nil {
+		if l.cur != nil || !l.wanted {
 			l.mu.Unlock()
 			continue
 		}
