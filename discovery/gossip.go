@@ -366,8 +366,9 @@ func (g *Gossip) Leave(ctx context.Context) error {
 	return nil
 }
 
-// kill stops the node without leaving: what a crash looks like to others.
-func (g *Gossip) kill() {
+// Shutdown stops the node without leaving: the others detect it as failed,
+// as after a crash. Leave is the graceful way out.
+func (g *Gossip) Shutdown() {
 	g.mu.Lock()
 	if !g.started || g.left || g.ml == nil {
 		g.mu.Unlock()

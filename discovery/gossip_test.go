@@ -131,7 +131,7 @@ func TestGossipTellsLeftFromFailed(t *testing.T) {
 	if err := nodes[1].g.Leave(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	nodes[2].g.kill()
+	nodes[2].g.Shutdown()
 	for _, a := range []*node{nodes[0], nodes[3]} {
 		testutil.WaitFor(t, "leave and failure seen", func() bool { return a.saw(Left, "p1") && a.saw(Failed, "p2") })
 		if a.saw(Failed, "p1") || a.saw(Left, "p2") {
@@ -163,7 +163,7 @@ func TestGossipCatalogUpdate(t *testing.T) {
 func TestGossipRestartUnderSameName(t *testing.T) {
 	var cats catalogs
 	nodes := cluster(t, &cats, 3)
-	nodes[2].g.kill()
+	nodes[2].g.Shutdown()
 	start := time.Now()
 	g, err := NewGossip(GossipConfig{Seeds: []string{nodes[0].g.Addr()}, Profile: ProfileFast, Fetch: cats.fetch, Logger: testutil.Logger()})
 	if err != nil {

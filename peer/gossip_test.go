@@ -66,3 +66,81 @@ func TestSendOverGossipDiscovery(t *testing.T) {
 		t.Fatalf("load not spread: %d and %d", c1.distinct(), c2.distinct())
 	}
 }
+
+// gossipFailover: two instances and a sender over gossip; one instance goes
+// mid-stream, gracefully or killed (its memberlist and sockets shut without a
+// word); gossip reports it and its pending messages fail over.
+func gossipFailover(t *testing.T, graceful bool) int {
+	const n = 10_000
+	g1 := gossipFor(t)
+	rx1 := start(t, append(fastOpts("rx1"), WithDiscovery(g1))...)
+	seed := g1.Addr()
+	rx2, err := New(context.Background(), append(fastOpts("rx2"), WithDiscovery(gossipFor(t, seed)))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := start(t, append(fastOpts("tx"), WithDiscovery(gossipFor(t, seed)))...)
+	c1, c2 := newCounter(), newCounter()
+	if err := rx1.Handle("work", c1.handler, Concurrency(2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := rx2.Handle("work", c2.handler, Concurrency(2)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both instances in view", func() bool {
+		k := 0
+		for _, m := range tx.Members() {
+			if m.Handles("work") {
+				k++
+			}
+		}
+		return k == 2
+	})
+	for i := 0; i < n; i++ {
+		if err := tx.Send(context.Background(), indexed("work", i, "")); err != nil {
+			t.Fatal(err)
+		}
+		if i == n/2 {
+			if graceful {
+				go closePeer(t, rx2)
+			} else {
+				rx2.kill()
+			}
+		}
+	}
+	union := func() *counter {
+		u := newCounter()
+		for _, c := range []*counter{c1, c2} {
+			c.mu.Lock()
+			for i, k := range c.times {
+				u.times[i] += k
+			}
+			c.mu.Unlock()
+		}
+		return u
+	}
+	waitForState(t, "all handled", func() bool { return union().distinct() == n }, tx)
+	waitFor(t, "all acknowledged", func() bool { return tx.Stats().InFlight == 0 })
+	waitFor(t, "the gone instance out of the view", func() bool {
+		for _, m := range tx.Members() {
+			if m.Name == "rx2" {
+				return false
+			}
+		}
+		return true
+	})
+	if graceful {
+		closePeer(t, rx2)
+	}
+	return union().check(t, n)
+}
+
+func TestGossipFailoverOnKill(t *testing.T) {
+	t.Logf("handled twice after the kill: %d (handlers that ran before their ack left)", gossipFailover(t, false))
+}
+
+func TestGossipGracefulLeaveLosesNothing(t *testing.T) {
+	if dups := gossipFailover(t, true); dups != 0 {
+		t.Fatalf("%d handled twice after a graceful leave", dups)
+	}
+}

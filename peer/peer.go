@@ -282,6 +282,10 @@ func (p *Peer) shutdown(ctx context.Context) error {
 		<-stopped
 	}
 	p.recv.flushNow()
+	// Leave before the connections drain: others stop routing to us first.
+	if err := p.disc.Leave(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("leaving discovery: %w", err))
+	}
 	for _, d := range dests {
 		d.stop()
 	}
@@ -296,9 +300,6 @@ func (p *Peer) shutdown(ctx context.Context) error {
 	p.cancel()
 	p.wg.Wait()
 	p.deadLetterParked(ReasonClosed)
-	if err := p.disc.Leave(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("leaving discovery: %w", err))
-	}
 	if p.ownStore {
 		p.store.Close()
 	}

@@ -13,6 +13,9 @@ import (
 // kill tears the peer's connections down without draining, as a crash
 // would, then reaps its goroutines: acknowledgements not yet written are lost.
 func (p *Peer) kill() {
+	if g, ok := p.disc.(*discovery.Gossip); ok {
+		g.Shutdown() // no graceful leave either
+	}
 	p.tr.Abort()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
