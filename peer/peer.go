@@ -306,6 +306,13 @@ func (p *Peer) shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// Abort drops every connection at once, without draining or acknowledging:
+// to the other peers it looks like a crash of this process. It is for fault
+// injection (tests, benchmarks, chaos drills); Close must still be called.
+func (p *Peer) Abort() {
+	p.tr.Abort()
+}
+
 // transportHandler receives the transport's events.
 type transportHandler Peer
 

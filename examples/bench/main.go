@@ -16,6 +16,10 @@
 //	send_alo_1KiB_msgs_per_s           at least once, 1 KiB bodies
 //	send_be_1KiB_msgs_per_s            best effort, 1 KiB bodies
 //	peak_heap_MiB                      the peak heap in use during a 1M-message at-least-once run, default limits
+//	gossip_{10,30}peers_join_ms        fast gossip profile: concurrent joins until every peer lists every other
+//	gossip_{10,30}peers_detect_ms      a peer killed (no leave, connections dropped) until every survivor drops it
+//	gossip_{10,30}peers_failover_ms    the kill until the messages pending at it are handled by another instance
+//	                                   (each of these: median and _worst_ of -gossip-runs runs)
 package main
 
 import (
@@ -40,6 +44,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated substrings: measure only figures whose name contains one")
 	scale := flag.Float64("scale", 1, "multiply every run's message count (smaller is quicker, noisier)")
 	timeout := flag.Duration("timeout", 60*time.Second, "give up on one run after this long")
+	gossipRuns := flag.Int("gossip-runs", 5, "runs of each gossip cluster measurement (median and worst are printed)")
 	flag.Parse()
 	if *runs < 1 || *scale <= 0 {
 		fmt.Fprintln(os.Stderr, "bench: -runs must be >= 1 and -scale > 0")
@@ -62,6 +67,21 @@ func main() {
 		}},
 	}
 	failed := false
+	defer func() {
+		for _, n := range []int{10, 30} {
+			prefix := fmt.Sprintf("gossip_%dpeers", n)
+			if !selected(prefix+"_join_ms", *only) {
+				continue
+			}
+			if err := gossipFigures(prefix, n, *gossipRuns, *timeout); err != nil {
+				fmt.Fprintf(os.Stderr, "bench: %s: %v\n", prefix, err)
+				failed = true
+			}
+		}
+		if failed {
+			os.Exit(1)
+		}
+	}()
 	for _, f := range figures {
 		if !selected(f.name, *only) {
 			continue
@@ -82,9 +102,30 @@ func main() {
 			fmt.Printf("%s %.0f %s\n", f.name, median(vals), f.unit)
 		}
 	}
-	if failed {
-		os.Exit(1)
+}
+
+// gossipFigures prints the median and the worst of runs measurements of join
+// convergence, failure detection and failover in a cluster of n peers.
+func gossipFigures(prefix string, n, runs int, timeout time.Duration) error {
+	var join, detect, failover []float64
+	for i := 0; i < runs; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		j, d, f, err := gossipTimes(ctx, n)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("run %d: %w", i+1, err)
+		}
+		ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+		join, detect, failover = append(join, ms(j)), append(detect, ms(d)), append(failover, ms(f))
 	}
+	for _, fig := range []struct {
+		name string
+		v    []float64
+	}{{"join", join}, {"detect", detect}, {"failover", failover}} {
+		fmt.Printf("%s_%s_ms %.0f ms\n", prefix, fig.name, median(fig.v))
+		fmt.Printf("%s_%s_worst_ms %.0f ms\n", prefix, fig.name, slices.Max(fig.v))
+	}
+	return nil
 }
 
 func rate(r float64, _ uint64, err error) (float64, error) { return r, err }

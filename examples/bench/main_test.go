@@ -35,6 +35,15 @@ func TestFiguresRun(t *testing.T) {
 	}
 }
 
+// The gossip measurement completes on a small cluster.
+func TestGossipTimesRun(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, _, _, err := gossipTimes(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestMedian(t *testing.T) {
 	if m := median([]float64{3, 1, 2}); m != 2 {
 		t.Fatal(m)
