@@ -119,7 +119,9 @@ func gossipTimes(ctx context.Context, n int) (join, detect, failover time.Durati
 			return 0, 0, 0, err
 		}
 	}
-	if err := waitUntil(ctx, func() bool { return handledElsewhere.Load()+int64(sender.Stats().InFlight) == batch && sender.Stats().InFlight > 0 }); err != nil {
+	if err := waitUntil(ctx, func() bool {
+		return handledElsewhere.Load()+int64(sender.Stats().InFlight) == batch && sender.Stats().InFlight > 0
+	}); err != nil {
 		return 0, 0, 0, fmt.Errorf("pending at the victim: %w", err)
 	}
 	survivors := slices.DeleteFunc(slices.Clone(peers), func(p *peer.Peer) bool { return p == victim })
