@@ -31,9 +31,10 @@ func (p *Peer) membership(e discovery.Event) {
 			p.failover(d)
 		}
 	case discovery.Joined, discovery.Updated:
-		if d != nil && d.isGone() {
+		if d != nil {
+			// Back, restarted, or moved: want it again, at its endpoint now.
 			d.setGone(false)
-			p.tr.Connect(e.Member.Name, e.Member.Endpoint) // want it again
+			p.tr.Connect(e.Member.Name, e.Member.Endpoint)
 		}
 		signal(p.parkWake)
 	}

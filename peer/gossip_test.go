@@ -2,8 +2,11 @@ package peer
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
+	"github.com/meshmq/meshmq/channel"
 	"github.com/meshmq/meshmq/discovery"
 )
 
@@ -142,5 +145,66 @@ func TestGossipFailoverOnKill(t *testing.T) {
 func TestGossipGracefulLeaveLosesNothing(t *testing.T) {
 	if dups := gossipFailover(t, true); dups != 0 {
 		t.Fatalf("%d handled twice after a graceful leave", dups)
+	}
+}
+
+// A peer with 1,000 services: its catalog, fetched over the data connection,
+// reaches every member (gossip metadata holds only its version).
+func TestThousandServicesReachEveryMember(t *testing.T) {
+	g0 := gossipFor(t)
+	big := start(t, append(fastOpts("big"), WithDiscovery(g0))...)
+	others := []*Peer{
+		start(t, append(fastOpts("o1"), WithDiscovery(gossipFor(t, g0.Addr())))...),
+		start(t, append(fastOpts("o2"), WithDiscovery(gossipFor(t, g0.Addr())))...),
+	}
+	nop := func(context.Context, *channel.Message) error { return nil }
+	for i := 0; i < 1000; i++ {
+		if err := big.Handle(fmt.Sprintf("service-%04d", i), nop); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, o := range others {
+		<-o.Ready()
+		waitFor(t, "1,000 services at "+o.Name(), func() bool {
+			for _, m := range o.Members() {
+				if m.Name == "big" && len(m.Services) == 1000 && m.Handles("service-0999") {
+					return true
+				}
+			}
+			return false
+		})
+	}
+}
+
+// A peer restarted under the same name on a new port is routed to again.
+func TestRestartUnderSameNameRoutedAgain(t *testing.T) {
+	g0 := gossipFor(t)
+	tx := start(t, append(fastOpts("tx"), WithDiscovery(g0))...)
+	cnt := newCounter()
+	rx, err := New(context.Background(), append(fastOpts("rx"), WithDiscovery(gossipFor(t, g0.Addr())))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rx.Handle("work", cnt.handler)
+	waitFor(t, "rx in view", func() bool { return len(tx.Members()) == 1 && tx.Members()[0].Handles("work") })
+	if err := tx.Send(context.Background(), indexed("work", 0, "")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "first message", func() bool { return cnt.distinct() == 1 })
+	old := rx.Endpoint()
+	rx.kill()
+	restarted := time.Now()
+	rx2 := start(t, append(fastOpts("rx"), WithDiscovery(gossipFor(t, g0.Addr())))...)
+	rx2.Handle("work", cnt.handler)
+	if rx2.Endpoint() == old {
+		t.Fatal("restarted on the same port; the test wants a new one")
+	}
+	if err := tx.Send(context.Background(), indexed("work", 1, "")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the message at the restarted peer", func() bool { return cnt.distinct() == 2 })
+	t.Logf("routed to the restarted peer %v after its start", time.Since(restarted))
+	if cnt.check(t, 2) != 0 {
+		t.Fatal("duplicates")
 	}
 }

@@ -143,6 +143,17 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 	return p, nil
 }
 
+// Ready is closed once discovery has joined the cluster (at once for a
+// discovery without a join, such as discovery.Static).
+func (p *Peer) Ready() <-chan struct{} {
+	if r, ok := p.disc.(interface{ Ready() <-chan struct{} }); ok {
+		return r.Ready()
+	}
+	closed := make(chan struct{})
+	close(closed)
+	return closed
+}
+
 // Members returns the other members of the cluster as discovery sees them.
 func (p *Peer) Members() []discovery.Member { return slices.Clone(p.view()) }
 

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/meshmq/meshmq/discovery"
+)
+
+// options are the parsed and checked command line.
+type options struct {
+	name    string
+	listen  string // data endpoint
+	gossip  string // gossip bind address
+	join    []string
+	serve   []string
+	send    string
+	rate    float64 // messages per second
+	count   int     // stop sending after this many; 0: never
+	profile discovery.Profile
+	key     []byte // nil: gossip in the clear
+	verbose bool
+}
+
+// usageError is a mistake on the command line (or -h): main prints usage,
+// which already holds the reason, and exits 2 (0 for -h).
+type usageError struct {
+	err   error
+	usage string
+}
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+const usageHead = `Usage: go run ./examples/cluster -name NAME [flags]
+
+Runs one meshmq peer that finds the others by gossip, handles the -serve
+services and sends a numbered stream of messages to the -send service.
+Start several, one per terminal; the first needs no -join, the others join it:
+
+  go run ./examples/cluster -name a -listen tcp://127.0.0.1:7001 -gossip 127.0.0.1:7946 -serve orders
+  go run ./examples/cluster -name b -listen tcp://127.0.0.1:7002 -gossip 127.0.0.1:7947 -join 127.0.0.1:7946 -serve orders
+  go run ./examples/cluster -name c -listen tcp://127.0.0.1:7003 -gossip 127.0.0.1:7948 -join 127.0.0.1:7946 -send orders -rate 20
+
+Flags:
+`
+
+func parseArgs(args []string) (*options, error) {
+	fs := flag.NewFlagSet("cluster", flag.ContinueOnError)
+	// Parse writes its complaint and the usage here; main decides where it goes.
+	var text strings.Builder
+	fs.SetOutput(&text)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageHead)
+		fs.PrintDefaults()
+	}
+	o := &options{}
+	var join, serve, profile, key string
+	fs.StringVar(&o.name, "name", "", "peer name, unique in the cluster (required)")
+	fs.StringVar(&o.listen, "listen", "tcp://127.0.0.1:0", "data endpoint, tcp://host:port (port 0: any free port)")
+	fs.StringVar(&o.gossip, "gossip", "127.0.0.1:0", "gossip bind address, host:port, UDP and TCP (port 0: any free port)")
+	fs.StringVar(&join, "join", "", "comma-separated gossip addresses of peers to join (none: start a new cluster)")
+	fs.StringVar(&serve, "serve", "", "comma-separated services to handle")
+	fs.StringVar(&o.send, "send", "", "service to send a numbered stream of messages to")
+	fs.Float64Var(&o.rate, "rate", 10, "messages per second to the -send service")
+	fs.IntVar(&o.count, "count", 0, "stop sending after this many messages (0: no limit)")
+	fs.StringVar(&profile, "profile", "fast", "timings: fast (single host: a crash is noticed in about 0.5 s) or lan (memberlist's defaults: 5-8 s)")
+	fs.StringVar(&key, "key", "", "hex AES key of 16, 24 or 32 bytes that encrypts gossip; every peer needs the same one")
+	fs.BoolVar(&o.verbose, "v", false, "debug logs from the peer, discovery and memberlist")
+
+	if err := fs.Parse(args); err != nil {
+		return nil, &usageError{err, text.String()}
+	}
+	fail := func(format string, a ...any) error {
+		err := fmt.Errorf(format, a...)
+		text.Reset()
+		fmt.Fprintf(&text, "%v\n", err)
+		fs.Usage()
+		return &usageError{err, text.String()}
+	}
+
+	if fs.NArg() > 0 {
+		return nil, fail("unexpected argument %q: every setting is a flag", fs.Arg(0))
+	}
+	if o.name == "" {
+		return nil, fail("-name is required")
+	}
+	if hostPort, ok := strings.CutPrefix(o.listen, "tcp://"); !ok || checkHostPort(hostPort) != nil {
+		return nil, fail("-listen %q: want tcp://host:port, such as tcp://127.0.0.1:7001", o.listen)
+	}
+	if checkHostPort(o.gossip) != nil {
+		return nil, fail("-gossip %q: want host:port, such as 127.0.0.1:7946", o.gossip)
+	}
+	o.join = splitList(join)
+	for _, s := range o.join {
+		if checkHostPort(s) != nil {
+			return nil, fail("-join %q: want comma-separated host:port gossip addresses, such as 127.0.0.1:7946", s)
+		}
+	}
+	o.serve = splitList(serve)
+	for i, s := range o.serve {
+		if slices.Contains(o.serve[:i], s) {
+			return nil, fail("-serve: %q given twice", s)
+		}
+	}
+	if !(o.rate > 0) || math.IsInf(o.rate, 0) {
+		return nil, fail("-rate %v: want a positive number of messages per second", o.rate)
+	}
+	if o.count < 0 {
+		return nil, fail("-count %d: want 0 (no limit) or more", o.count)
+	}
+	if o.count > 0 && o.send == "" {
+		return nil, fail("-count needs -send")
+	}
+	switch strings.ToLower(profile) {
+	case "fast":
+		o.profile = discovery.ProfileFast
+	case "lan":
+		o.profile = discovery.ProfileLAN
+	default:
+		return nil, fail("-profile %q: want fast or lan", profile)
+	}
+	if key != "" {
+		k, err := hex.DecodeString(key)
+		if err != nil {
+			return nil, fail("-key: not hex: %v", err)
+		}
+		if n := len(k); n != 16 && n != 24 && n != 32 {
+			return nil, fail("-key: %d bytes; AES needs 16, 24 or 32 (32, 48 or 64 hex digits)", n)
+		}
+		o.key = k
+	}
+	return o, nil
+}
+
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+func checkHostPort(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return err
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return errors.New("bad port")
+	}
+	return nil
+}
