@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -225,4 +226,33 @@ func TestGossipEncryption(t *testing.T) {
 			t.Fatal("an outsider is listed")
 		}
 	}
+}
+
+// A node whose seed is not up yet keeps trying, and joins once it is: peers
+// may start in any order (and re-joining seeds is what heals partitions).
+func TestGossipJoinsASeedThatStartsLater(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedAddr := l.Addr().String()
+	l.Close()
+	var cats catalogs
+	early := startNode(t, &cats, "early", []string{seedAddr})
+	select {
+	case <-early.g.Ready():
+		t.Fatal("ready before any seed answered")
+	default:
+	}
+	cats.set("seed", "svc-seed")
+	g, err := NewGossip(GossipConfig{Bind: seedAddr, Profile: ProfileFast, Fetch: cats.fetch, Logger: testutil.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Start(context.Background(), Member{Name: "seed", Endpoint: "tcp://127.0.0.1:seed"}, nil); err != nil {
+		t.Fatalf("starting the seed on its reserved port: %v", err)
+	}
+	defer g.Leave(context.Background())
+	<-early.g.Ready()
+	testutil.WaitFor(t, "the late seed in view", func() bool { return early.has("seed") })
 }
