@@ -76,18 +76,7 @@ func failoverScenario(t *testing.T, graceful bool) (dups int) {
 			}
 		}
 	}
-	union := func() *counter {
-		u := newCounter()
-		for _, c := range []*counter{c1, c2} {
-			c.mu.Lock()
-			for i, k := range c.times {
-				u.times[i] += k
-			}
-			c.mu.Unlock()
-		}
-		return u
-	}
-	waitForState(t, "all handled", func() bool { return union().distinct() == n }, tx)
+	waitForState(t, "all handled", func() bool { return union(c1, c2).distinct() == n }, tx)
 	waitFor(t, "all acknowledged", func() bool { return tx.Stats().InFlight == 0 })
 	if graceful {
 		closePeer(t, rx2)
@@ -95,7 +84,7 @@ func failoverScenario(t *testing.T, graceful bool) (dups int) {
 	if c2.distinct() == 0 || c1.distinct() == 0 {
 		t.Fatalf("one instance handled nothing: %d and %d", c1.distinct(), c2.distinct())
 	}
-	return union().check(t, n)
+	return union(c1, c2).check(t, n)
 }
 
 // An instance that leaves gracefully loses nothing and handles nothing twice.

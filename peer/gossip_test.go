@@ -54,15 +54,7 @@ func TestSendOverGossipDiscovery(t *testing.T) {
 	}
 	waitFor(t, "all handled", func() bool { return c1.distinct()+c2.distinct() == n })
 	waitFor(t, "all acknowledged", func() bool { return tx.Stats().InFlight == 0 })
-	merged := newCounter()
-	for _, c := range []*counter{c1, c2} {
-		c.mu.Lock()
-		for i, k := range c.times {
-			merged.times[i] += k
-		}
-		c.mu.Unlock()
-	}
-	if dups := merged.check(t, n); dups != 0 {
+	if dups := union(c1, c2).check(t, n); dups != 0 {
 		t.Fatalf("%d duplicates", dups)
 	}
 	if c1.distinct() == 0 || c2.distinct() == 0 {
@@ -111,18 +103,7 @@ func gossipFailover(t *testing.T, graceful bool) int {
 			}
 		}
 	}
-	union := func() *counter {
-		u := newCounter()
-		for _, c := range []*counter{c1, c2} {
-			c.mu.Lock()
-			for i, k := range c.times {
-				u.times[i] += k
-			}
-			c.mu.Unlock()
-		}
-		return u
-	}
-	waitForState(t, "all handled", func() bool { return union().distinct() == n }, tx)
+	waitForState(t, "all handled", func() bool { return union(c1, c2).distinct() == n }, tx)
 	waitFor(t, "all acknowledged", func() bool { return tx.Stats().InFlight == 0 })
 	waitFor(t, "the gone instance out of the view", func() bool {
 		for _, m := range tx.Members() {
@@ -135,7 +116,7 @@ func gossipFailover(t *testing.T, graceful bool) int {
 	if graceful {
 		closePeer(t, rx2)
 	}
-	return union().check(t, n)
+	return union(c1, c2).check(t, n)
 }
 
 func TestGossipFailoverOnKill(t *testing.T) {

@@ -95,6 +95,19 @@ func (c *counter) record(m *channel.Message) {
 	}
 }
 
+// union merges what several receivers handled.
+func union(cs ...*counter) *counter {
+	u := newCounter()
+	for _, c := range cs {
+		c.mu.Lock()
+		for i, k := range c.times {
+			u.times[i] += k
+		}
+		c.mu.Unlock()
+	}
+	return u
+}
+
 func (c *counter) distinct() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
