@@ -109,7 +109,8 @@ type viewEntry struct {
 	addr   string // its gossip address, host:port
 	meta   meta
 	member Member
-	known  bool // catalog fetched and Joined reported
+	known  bool   // catalog fetched and Joined reported
+	catVer uint64 // version of the catalog applied: concurrent fetches may answer out of order
 }
 
 type rawKind uint8
@@ -539,7 +540,7 @@ func (g *Gossip) apply(ev rawEvent) []Event {
 				return nil // an older start of the peer, still gossiped about
 			}
 			// The peer restarted: the new start replaces the old one.
-			e.node, e.addr, e.meta = ev.node, ev.addr, ev.meta
+			e.node, e.addr, e.meta, e.catVer = ev.node, ev.addr, ev.meta, 0
 			e.member.Endpoint = ev.meta.Endpoint
 			g.fetch(e, 0)
 			if e.known {
@@ -562,6 +563,10 @@ func (g *Gossip) apply(ev rawEvent) []Event {
 			return nil
 		}
 		if ev.cat != nil {
+			if e.known && ev.cat.Version < e.catVer {
+				return nil // an older answer than the one applied
+			}
+			e.catVer = ev.cat.Version
 			e.member.Services = slices.Clone(ev.cat.Services)
 		}
 		typ := Updated
@@ -599,20 +604,35 @@ func (g *Gossip) fetch(e *viewEntry, have uint64) {
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
-		ctx, cancel := context.WithTimeout(g.ctx, 5*time.Second)
-		defer cancel()
-		var cat *Catalog
-		var err error
-		for attempt := 0; attempt < 5; attempt++ {
-			if cat, err = fetch(ctx, m, have); err == nil || ctx.Err() != nil {
-				break
+		// Retry until the catalog comes, with backoff, for as long as this
+		// start of the member is in the view: a member whose catalog we
+		// never get would never be routed to.
+		for attempt := 0; ; attempt++ {
+			ctx, cancel := context.WithTimeout(g.ctx, 5*time.Second)
+			cat, err := fetch(ctx, m, have)
+			cancel()
+			if err == nil {
+				g.post(rawEvent{kind: rawCatalog, node: node, meta: ver, cat: cat})
+				return
 			}
+			if attempt == 4 {
+				g.log.Info("fetching a catalog, still trying", "member", m.Name, "err", err)
+			}
+			t := time.NewTimer(min(time.Duration(50<<min(attempt, 7))*time.Millisecond, 5*time.Second))
 			select {
-			case <-time.After(time.Duration(50<<attempt) * time.Millisecond):
-			case <-ctx.Done():
+			case <-t.C:
+			case <-g.ctx.Done():
+				t.Stop()
+				return
+			}
+			g.mu.Lock()
+			e := g.view[m.Name]
+			current := e != nil && e.node == node
+			g.mu.Unlock()
+			if !current {
+				return
 			}
 		}
-		g.post(rawEvent{kind: rawCatalog, node: node, meta: ver, cat: cat, err: err})
 	}()
 }
 

@@ -288,9 +288,13 @@ func (p *Peer) shutdown(ctx context.Context) error {
 	select {
 	case <-stopped:
 	case <-ctx.Done():
-		errs = append(errs, fmt.Errorf("waiting for handlers: %w", ctx.Err()))
-		p.cancel() // handlers see their ctx end
-		<-stopped
+		select {
+		case <-stopped: // both were ready: the handlers did finish
+		default:
+			errs = append(errs, fmt.Errorf("waiting for handlers: %w", ctx.Err()))
+			p.cancel() // handlers see their ctx end
+			<-stopped
+		}
 	}
 	p.recv.flushNow()
 	// Leave before the connections drain: others stop routing to us first.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/meshmq/meshmq/channel"
@@ -144,7 +145,7 @@ func (p *Peer) route(msg *channel.Message) (string, error) {
 		}
 		return "", fmt.Errorf("%w: no member named %q", ErrNoRoute, msg.To)
 	}
-	best, bestScore := "", 0
+	best, bestScore, ties := "", 0, 0
 	for _, m := range members {
 		if !m.Handles(msg.Channel) {
 			continue
@@ -156,8 +157,15 @@ func (p *Peer) route(msg *channel.Message) (string, error) {
 			}
 			score = d.load()
 		}
-		if best == "" || score < bestScore {
-			best, bestScore = m.Name, score
+		switch {
+		case best == "" || score < bestScore:
+			best, bestScore, ties = m.Name, score, 1
+		case score == bestScore:
+			// Spread equal loads (at low rates every instance is idle):
+			// each of the tied instances is picked with equal chance.
+			if ties++; rand.IntN(ties) == 0 {
+				best = m.Name
+			}
 		}
 	}
 	if best == "" {

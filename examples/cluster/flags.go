@@ -133,7 +133,7 @@ func parseArgs(args []string) (*options, error) {
 			return nil, fail("-key: not hex: %v", err)
 		}
 		if n := len(k); n != 16 && n != 24 && n != 32 {
-			return nil, fail("-key: %d bytes; AES needs 16, 24 or 32 (32, 48 or 64 hex digits)", n)
+			return nil, fail("-key: %d bytes long; AES needs 16, 24 or 32 (32, 48 or 64 hex digits)", n)
 		}
 		o.key = k
 	}

@@ -160,10 +160,8 @@ func (t *Transport) acceptLoop() {
 	for {
 		raw, err := t.ln.Accept()
 		if err != nil {
-			select {
-			case <-t.done:
-				return
-			default:
+			if t.isClosed() {
+				return // Close or Abort closed the listener
 			}
 			// Out of file descriptors and the like: back off, keep serving.
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)

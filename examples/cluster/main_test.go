@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// deadline bounds every wait: long enough for a loaded 2-core CI machine
+// under -race, short enough to fail instead of hanging.
+const deadline = 60 * time.Second
+
+// The three-terminal session in one process, over real TCP and gossip on
+// 127.0.0.1: a and b serve orders, c sends a numbered stream; b is closed
+// mid-stream (Ctrl-C) and the rest goes to a. Every message is handled
+// exactly once across a and b, and every peer prints the membership changes.
+func TestThreePeers(t *testing.T) {
+	const n = 2000
+	key := "000102030405060708090a0b0c0d0e0f" // gossip encrypted end to end
+	rec := newRecorder()
+
+	a := startPeer(t, rec, "-name", "a", "-serve", "orders", "-key", key)
+	var seed string
+	rec.waitFor(t, "a's gossip address", func() bool {
+		seed = a.find(regexp.MustCompile(`gossip (\S+)`))
+		return seed != ""
+	})
+	b := startPeer(t, rec, "-name", "b", "-join", seed, "-serve", "orders", "-key", key)
+	c := startPeer(t, rec, "-name", "c", "-join", seed, "-key", key,
+		"-send", "orders", "-rate", "1000", "-count", strconv.Itoa(n))
+
+	// c's view polls every 200 ms: b must stay long enough to be seen.
+	rec.waitFor(t, "b handling a share of c's stream, seen by c", func() bool {
+		return len(b.handled) >= 10 && c.has("joined b") && b.has("joined a")
+	})
+	if err := b.stop(t); err != nil {
+		t.Fatalf("b: %v\n%s", err, b)
+	}
+	rec.waitFor(t, "every message handled", func() bool {
+		got := 0
+		for i := 1; i <= n; i++ {
+			if a.handled[i]+b.handled[i] > 0 {
+				got++
+			}
+		}
+		return got == n
+	})
+	rec.waitFor(t, "c seeing b leave", func() bool { return c.has("left b") })
+	// c's Close waits for every acknowledgement: nothing is resent after it.
+	if err := c.stop(t); err != nil {
+		t.Fatalf("c: %v\n%s", err, c)
+	}
+	rec.waitFor(t, "a seeing b and c leave", func() bool { return a.has("left b") && a.has("left c") })
+	if err := a.stop(t); err != nil {
+		t.Fatalf("a: %v\n%s", err, a)
+	}
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for i := 1; i <= n; i++ {
+		if k := a.handled[i] + b.handled[i]; k != 1 {
+			t.Errorf("message %d handled %d times (a %d, b %d)", i, k, a.handled[i], b.handled[i])
+		}
+	}
+	if len(a.handled) == 0 {
+		t.Errorf("a handled nothing")
+	}
+	for _, want := range []struct {
+		p    *peerOutput
+		line string
+	}{
+		{a, "joined b at tcp://127.0.0.1:"}, {a, "joined c at tcp://127.0.0.1:"},
+		{a, "serves nothing"},
+		{b, "joined a at tcp://127.0.0.1:"}, {b, "drained in "},
+		{c, "joined a at tcp://127.0.0.1:"}, {c, "joined b at tcp://127.0.0.1:"}, {c, "serves orders"},
+		{c, fmt.Sprintf("sent all %d messages", n)}, {c, "status: sent "},
+		{c, "drained in "}, {c, fmt.Sprintf("sent %d, acked %d, ", n, n)}, {c, "dead-lettered 0, in flight 0"},
+		{a, "drained in "},
+	} {
+		if !want.p.has(want.line) {
+			t.Errorf("%s printed no line with %q", want.p.name, want.line)
+		}
+	}
+	t.Logf("a handled %d, b %d", len(a.handled), len(b.handled))
+	if t.Failed() {
+		t.Logf("a:\n%s\nb:\n%s\nc:\n%s", a, b, c)
+	}
+}
+
+func TestFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "-name is required"},
+		{[]string{"-name", "a", "extra"}, `unexpected argument "extra"`},
+		{[]string{"-name", "a", "-nope"}, "flag provided but not defined: -nope"},
+		{[]string{"-name", "a", "-listen", "127.0.0.1:7001"}, "want tcp://host:port"},
+		{[]string{"-name", "a", "-gossip", "7946"}, "-gossip \"7946\": want host:port"},
+		{[]string{"-name", "a", "-join", "127.0.0.1:7946,localhost"}, `-join "localhost"`},
+		{[]string{"-name", "a", "-serve", "orders,orders"}, `"orders" given twice`},
+		{[]string{"-name", "a", "-send", "orders", "-rate", "0"}, "-rate 0: want a positive number"},
+		{[]string{"-name", "a", "-count", "5"}, "-count needs -send"},
+		{[]string{"-name", "a", "-profile", "wan"}, `-profile "wan": want fast or lan`},
+		{[]string{"-name", "a", "-key", "xyz"}, "-key: not hex"},
+		{[]string{"-name", "a", "-key", "0011"}, "-key: 2 bytes long; AES needs 16, 24 or 32"},
+	} {
+		err := run(context.Background(), tc.args, nil)
+		var ue *usageError
+		if !errors.As(err, &ue) {
+			t.Errorf("%q: got %v, want a usage error", tc.args, err)
+			continue
+		}
+		if !strings.Contains(ue.usage, tc.want) || !strings.Contains(ue.usage, "Usage: go run ./examples/cluster") ||
+			!strings.Contains(ue.usage, "-serve string") {
+			t.Errorf("%q: usage text lacks %q or the flags:\n%s", tc.args, tc.want, ue.usage)
+		}
+	}
+	err := run(context.Background(), []string{"-h"}, nil)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: got %v, want flag.ErrHelp", err)
+	}
+	o, err := parseArgs([]string{"-name", "a", "-join", " 127.0.0.1:1, ,[::1]:2", "-serve", "x,y", "-profile", "LAN",
+		"-key", strings.Repeat("ab", 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(o.join, []string{"127.0.0.1:1", "[::1]:2"}) || !slices.Equal(o.serve, []string{"x", "y"}) ||
+		len(o.key) != 32 || o.rate != 10 || o.listen != "tcp://127.0.0.1:0" || o.gossip != "127.0.0.1:0" {
+		t.Errorf("parsed %+v", o)
+	}
+}
+
+// handledRE matches a handler's line; its group is the message number.
+var handledRE = regexp.MustCompile(`orders: handled (\d+) from c attempt \d+$`)
+
+// recorder collects the output of the peers under test, line by line, and
+// wakes whoever waits on a condition over it whenever a line arrives: the
+// test waits on what the peers print, never for a fixed time.
+type recorder struct {
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced on every write
+	peers   []*peerOutput
+}
+
+func newRecorder() *recorder { return &recorder{changed: make(chan struct{})} }
+
+// waitFor waits until cond, called with rec.mu held, holds.
+func (rec *recorder) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	timeout := time.NewTimer(deadline)
+	defer timeout.Stop()
+	for {
+		rec.mu.Lock()
+		ok, changed := cond(), rec.changed
+		rec.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timeout.C:
+			rec.mu.Lock()
+			for _, po := range rec.peers {
+				t.Logf("%s's last lines:\n%s", po.name, strings.Join(po.lines[max(0, len(po.lines)-40):], "\n"))
+			}
+			rec.mu.Unlock()
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// peerOutput is one peer's output, and the run that writes it.
+type peerOutput struct {
+	rec     *recorder
+	name    string
+	partial []byte
+	lines   []string
+	handled map[int]int // message number: times handled
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+func startPeer(t *testing.T, rec *recorder, args ...string) *peerOutput {
+	ctx, cancel := context.WithCancel(context.Background())
+	po := &peerOutput{rec: rec, name: args[1], handled: map[int]int{}, cancel: cancel, done: make(chan error, 1)}
+	rec.mu.Lock()
+	rec.peers = append(rec.peers, po)
+	rec.mu.Unlock()
+	go func() { po.done <- run(ctx, args, po) }()
+	// A test that fails early still stops its peers, so goleak sees no leak.
+	t.Cleanup(func() { po.stop(t) })
+	return po
+}
+
+// stop cancels the run, as Ctrl-C does, and returns its error.
+func (po *peerOutput) stop(t *testing.T) error {
+	po.cancel()
+	select {
+	case err := <-po.done:
+		po.done <- err // for the cleanup's call
+		return err
+	case <-time.After(deadline):
+		t.Fatalf("%s did not stop", po.name)
+		return nil
+	}
+}
+
+func (po *peerOutput) Write(b []byte) (int, error) {
+	rec := po.rec
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	po.partial = append(po.partial, b...)
+	for {
+		i := bytes.IndexByte(po.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := string(po.partial[:i])
+		po.partial = po.partial[i+1:]
+		po.lines = append(po.lines, line)
+		if m := handledRE.FindStringSubmatch(line); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			po.handled[n]++
+		}
+	}
+	close(rec.changed)
+	rec.changed = make(chan struct{})
+	return len(b), nil
+}
+
+// has and find are called with rec.mu held.
+func (po *peerOutput) has(s string) bool {
+	return slices.ContainsFunc(po.lines, func(l string) bool { return strings.Contains(l, s) })
+}
+
+func (po *peerOutput) find(re *regexp.Regexp) string {
+	for _, l := range po.lines {
+		if m := re.FindStringSubmatch(l); m != nil {
+			return m[1]
+		}
+	}
+	return ""
+}
+
+// String is for failure messages, after the runs have ended.
+func (po *peerOutput) String() string { return strings.Join(po.lines, "\n") }
