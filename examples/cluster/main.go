@@ -12,11 +12,11 @@
 // Every peer prints members joining and leaving; a and b print
 // "orders: handled N from c attempt 1" for each message they handle, and c
 // its counters every second. A sender picks the instance with the fewest
-// unacknowledged messages, ties going to the first by name, so at 20 a
-// second a handles the whole stream (at -rate 2000 a and b share it). Stop
-// a with Ctrl-C: it drains and leaves, and c's messages go on to b, none
-// lost or handled twice. Kill it with kill -9 instead and c resends to b
-// what a had not acknowledged.
+// unacknowledged messages, ties at random, so a and b share the stream. Stop
+// one with Ctrl-C: it drains and leaves, and c's messages go on to the
+// other, none lost or handled twice. Kill it with kill -9 instead: once
+// gossip declares it failed, c resends to the other what it had not
+// acknowledged.
 //
 // Flags: -name (required), -listen, -gossip, -join, -serve, -send, -rate,
 // -count, -profile fast|lan, -key (hex AES key for gossip), -v (debug logs).
