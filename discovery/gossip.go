@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/meshmq/meshmq/internal/wire"
 )
 
 // Profile picks memberlist's timings.
@@ -222,7 +224,8 @@ func (g *Gossip) Start(ctx context.Context, local Member, notify func(Event)) er
 	}
 	var suffix [6]byte
 	rand.Read(suffix[:])
-	g.local = meta{Version: metaVersion, Name: local.Name, Endpoint: local.Endpoint, Epoch: uint64(time.Now().UnixNano()), CatalogVersion: 1}
+	g.local = meta{Version: metaVersion, Name: local.Name, Endpoint: local.Endpoint, Epoch: uint64(time.Now().UnixNano()),
+		CatalogVersion: 1, Protocol: wire.Version}
 	b, err := g.local.encode()
 	if err != nil {
 		g.mu.Unlock()

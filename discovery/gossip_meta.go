@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/meshmq/meshmq/codec"
+	"github.com/meshmq/meshmq/internal/wire"
 )
 
 // metaMaxSize is memberlist's limit on node metadata; past it memberlist
@@ -19,6 +20,7 @@ type meta struct {
 	Endpoint       string `json:"e"`
 	Epoch          uint64 `json:"p"` // this start of the peer; a newer one replaces an older one
 	CatalogVersion uint64 `json:"c"`
+	Protocol       uint64 `json:"w"`           // highest wire protocol version (PROTOCOL.md) the peer speaks
 	Leaving        bool   `json:"l,omitempty"` // set just before a graceful Leave: tells left from failed
 }
 
@@ -47,6 +49,10 @@ func decodeMeta(b []byte) (meta, error) {
 	}
 	if m.Version < metaVersion || m.Name == "" {
 		return m, fmt.Errorf("discovery: node metadata without a name or version")
+	}
+	if m.Protocol < wire.Version {
+		// Version 1 is the first: a peer announcing less speaks none we do.
+		return m, fmt.Errorf("discovery: %s speaks wire protocol %d, we need %d", m.Name, m.Protocol, wire.Version)
 	}
 	return m, nil
 }
