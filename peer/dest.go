@@ -458,7 +458,7 @@ func (d *dest) nack(pk *wire.Nack) {
 		m.lastErr = it.Text
 		switch {
 		case !it.Reason.Retryable():
-			// The receiver settled it already: no abandon needed.
+			// The receiver settled it already: no skip needed.
 			m.done = true
 			d.live--
 			reason := ReasonRejected

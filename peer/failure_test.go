@@ -142,7 +142,7 @@ func TestPoisonAndPermanentAreDeadLettered(t *testing.T) {
 		perm.Err == nil || perm.Err.Error() != "unknown customer" {
 		t.Fatalf("permanent dead letter: %+v", perm)
 	}
-	cnt.checkOrder(t) // the key went on after the poison message was abandoned
+	cnt.checkOrder(t) // the key went on after the poison message was skipped
 	waitFor(t, "buffer empty", func() bool { return tx.Stats().InFlight == 0 })
 	var stored []outbox.DeadLetter
 	tx.DeadLetters(ctx, func(d outbox.DeadLetter) error { stored = append(stored, d); return nil })

@@ -235,7 +235,7 @@ func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
 			if im := st.active[e.Seq]; im != nil {
 				delete(st.active, e.Seq)
 				if im.svc != nil {
-					im.svc.abandon(im)
+					im.svc.skip(im)
 				}
 			}
 			r.markDirty(ip)

@@ -11,7 +11,7 @@ import (
 // service runs one handler: a pool of workers over a queue in which messages
 // with the same sender and Key wait for each other, so they are handled one
 // at a time in send order; after a retryable failure the key is held until
-// the failed message comes back (or is abandoned by its sender).
+// the failed message comes back (or its sender says to skip it).
 type service struct {
 	p    *Peer
 	name string
@@ -95,8 +95,8 @@ func (s *service) resume(im *inMsg) {
 	s.push(im)
 }
 
-// abandon releases a key held for a message its sender dead-lettered.
-func (s *service) abandon(im *inMsg) {
+// skip releases a key held for a message the sender told us to skip.
+func (s *service) skip(im *inMsg) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if kq := im.kq; kq != nil && kq.blocked == im {
