@@ -59,7 +59,9 @@ func failoverScenario(t *testing.T, graceful bool) (dups int) {
 	}
 	static.Add(member(rx1, "work"))
 	static.Add(member(rx2, "work"))
-	tx := start(t, append(fastOpts("tx"), WithDiscovery(static))...)
+	tx := start(t, append(fastOpts("tx"), WithDiscovery(static), WithDeadLetter(func(d DeadLetter) {
+		t.Errorf("unexpected %v", d)
+	}))...)
 	ctx := context.Background()
 	for i := 0; i < n; i++ {
 		// No keys: per-key order across instances is the ordering

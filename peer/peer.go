@@ -55,6 +55,7 @@ type Peer struct {
 	recv           receiver
 	stats          counters
 	catalogs       catalogRequests
+	replies        pendingReplies
 	catalogVersion atomic.Uint64 // bumped by Handle
 }
 

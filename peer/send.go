@@ -143,6 +143,11 @@ func (p *Peer) route(msg *channel.Message) (string, error) {
 				return m.Name, nil
 			}
 		}
+		// A peer that connected to us (a requester awaiting its reply) is
+		// reachable even if discovery does not list it.
+		if l := p.tr.Link(msg.To); l != nil && l.Endpoint() != "" {
+			return msg.To, nil
+		}
 		return "", fmt.Errorf("%w: no member named %q", ErrNoRoute, msg.To)
 	}
 	best, bestScore, ties := "", 0, 0
@@ -198,10 +203,16 @@ func (p *Peer) dest(name string) (*dest, error) {
 			break
 		}
 	}
-	if member == nil {
+	endpoint := ""
+	if member != nil {
+		endpoint = member.Endpoint
+	} else if l := p.tr.Link(name); l != nil {
+		endpoint = l.Endpoint() // from its HELLO
+	}
+	if endpoint == "" {
 		return nil, fmt.Errorf("%w: no member named %q", ErrNoRoute, name)
 	}
-	link, err := p.tr.Connect(name, member.Endpoint)
+	link, err := p.tr.Connect(name, endpoint)
 	if err != nil {
 		if errors.Is(err, transport.ErrClosed) {
 			return nil, ErrClosed

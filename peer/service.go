@@ -214,9 +214,17 @@ func (s *service) run(im *inMsg) (o outcome, err error) {
 		ctx, cancel = context.WithDeadline(ctx, im.msg.Deadline)
 		defer cancel()
 	}
+	var slot *replySlot
+	if im.msg.ReplyTo != "" && im.msg.CorrelationID != "" {
+		slot = &replySlot{}
+		ctx = context.WithValue(ctx, replyKey{}, slot)
+	}
 	err = s.h(ctx, &im.msg)
 	switch {
 	case err == nil:
+		if slot != nil {
+			s.p.sendReply(&im.msg, slot) // only a handler that succeeded answers
+		}
 		return handled, nil
 	case channel.IsPermanent(err):
 		return permanent, err

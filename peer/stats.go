@@ -14,6 +14,7 @@ type Stats struct {
 	HandlerErrors  uint64 // handler errors and panics (each retried or dead-lettered)
 	Duplicates     uint64 // received messages dropped as already handled
 	Rejected       uint64 // received messages refused (no handler, undecodable, expired, shutting down)
+	LateReplies    uint64 // replies that arrived after their Request gave up
 	InFlight       int    // messages in the retry buffer
 	BufferBytes    int    // their encoded bytes
 }
@@ -21,6 +22,7 @@ type Stats struct {
 type counters struct {
 	sent, sentBE, transmissions, retried, acked, dead atomic.Uint64
 	handled, handlerErrors, duplicates, rejected      atomic.Uint64
+	lateReplies                                       atomic.Uint64
 }
 
 // Stats returns the peer's counters.
@@ -31,6 +33,6 @@ func (p *Peer) Stats() Stats {
 		Sent: c.sent.Load(), SentBestEffort: c.sentBE.Load(), Transmissions: c.transmissions.Load(),
 		Retried: c.retried.Load(), Acked: c.acked.Load(), DeadLettered: c.dead.Load(),
 		Handled: c.handled.Load(), HandlerErrors: c.handlerErrors.Load(), Duplicates: c.duplicates.Load(),
-		Rejected: c.rejected.Load(), InFlight: n, BufferBytes: b,
+		Rejected: c.rejected.Load(), LateReplies: c.lateReplies.Load(), InFlight: n, BufferBytes: b,
 	}
 }

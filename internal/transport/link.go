@@ -34,6 +34,14 @@ func newLink(t *Transport, name string) *Link {
 // Name returns the remote peer's name.
 func (l *Link) Name() string { return l.name }
 
+// Endpoint returns the endpoint the link dials: the one given to Connect, or
+// the one the peer advertised in its HELLO.
+func (l *Link) Endpoint() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.endpoint
+}
+
 // Conn returns the current connection, or nil.
 func (l *Link) Conn() *Conn {
 	l.mu.Lock()
