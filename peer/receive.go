@@ -389,7 +389,6 @@ func (r *receiver) flushLoop() {
 	}
 }
 
-
 func (r *receiver) flushNow() {
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
