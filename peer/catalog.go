@@ -3,7 +3,6 @@ package peer
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 
 	"github.com/meshmq/meshmq/discovery"
@@ -12,38 +11,11 @@ import (
 
 // catalogRequests matches CATALOG replies to the requests waiting for them.
 type catalogRequests struct {
-	next    atomic.Uint64
-	mu      sync.Mutex
-	waiting map[uint64]chan *wire.CatalogReply
+	next atomic.Uint64
+	waiters[uint64, *wire.CatalogReply]
 }
 
-func (r *catalogRequests) open() (uint64, chan *wire.CatalogReply) {
-	id := r.next.Add(1)
-	ch := make(chan *wire.CatalogReply, 1)
-	r.mu.Lock()
-	if r.waiting == nil {
-		r.waiting = map[uint64]chan *wire.CatalogReply{}
-	}
-	r.waiting[id] = ch
-	r.mu.Unlock()
-	return id, ch
-}
-
-func (r *catalogRequests) done(id uint64) {
-	r.mu.Lock()
-	delete(r.waiting, id)
-	r.mu.Unlock()
-}
-
-func (r *catalogRequests) answer(pk *wire.CatalogReply) {
-	r.mu.Lock()
-	ch := r.waiting[pk.ID]
-	delete(r.waiting, pk.ID)
-	r.mu.Unlock()
-	if ch != nil {
-		ch <- pk
-	}
-}
+func (r *catalogRequests) answer(pk *wire.CatalogReply) { r.deliver(pk.ID, pk) }
 
 // fetchCatalog asks a member for its catalog over the data connection: the
 // catalog outgrows gossip metadata (PROTOCOL.md section 10).
@@ -59,8 +31,9 @@ func (p *Peer) fetchCatalog(ctx context.Context, m discovery.Member, _ uint64) (
 	if err != nil {
 		return nil, fmt.Errorf("peer: catalog of %s: %w", m.Name, err)
 	}
-	id, ch := p.catalogs.open()
-	defer p.catalogs.done(id)
+	id := p.catalogs.next.Add(1)
+	ch := p.catalogs.open(id)
+	defer p.catalogs.close(id)
 	if err := c.SendPacket(&wire.CatalogRequest{ID: id}); err != nil {
 		return nil, fmt.Errorf("peer: catalog of %s: %w", m.Name, err)
 	}

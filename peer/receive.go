@@ -301,7 +301,7 @@ func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
 		c.SendPacket(&wire.Nack{Items: nacks})
 	}
 	for _, m := range replies {
-		if !p.replies.deliver(m) {
+		if !p.replies.deliver(m.CorrelationID, m) {
 			p.stats.lateReplies.Add(1)
 		}
 	}

@@ -98,38 +98,6 @@ func (p *Peer) sendReply(req *channel.Message, slot *replySlot) {
 	}
 }
 
-// pendingReplies hands replies to the Requests waiting for them.
-type pendingReplies struct {
-	mu      sync.Mutex
-	waiting map[string]chan *channel.Message
-}
-
-func (r *pendingReplies) open(id string) chan *channel.Message {
-	ch := make(chan *channel.Message, 1)
-	r.mu.Lock()
-	if r.waiting == nil {
-		r.waiting = map[string]chan *channel.Message{}
-	}
-	r.waiting[id] = ch
-	r.mu.Unlock()
-	return ch
-}
-
-func (r *pendingReplies) close(id string) {
-	r.mu.Lock()
-	delete(r.waiting, id)
-	r.mu.Unlock()
-}
-
-// deliver hands m to its Request; false if none waits (a late reply).
-func (r *pendingReplies) deliver(m *channel.Message) bool {
-	r.mu.Lock()
-	ch := r.waiting[m.CorrelationID]
-	delete(r.waiting, m.CorrelationID)
-	r.mu.Unlock()
-	if ch == nil {
-		return false
-	}
-	ch <- m
-	return true
-}
+// pendingReplies hands replies, by correlation ID, to the Requests waiting
+// for them.
+type pendingReplies = waiters[string, *channel.Message]
