@@ -24,12 +24,13 @@ func (b *buffer) init(maxN, maxBytes int) {
 }
 
 // acquire reserves room for one message of size bytes, waiting until ctx
-// ends unless failFast. One message always fits an empty buffer.
-func (b *buffer) acquire(ctx context.Context, size int, failFast bool) error {
+// ends unless failFast. One message always fits an empty buffer. A closed
+// buffer takes only what afterClose allows (replies of finishing handlers).
+func (b *buffer) acquire(ctx context.Context, size int, failFast, afterClose bool) error {
 	waited := false
 	for {
 		b.mu.Lock()
-		if b.closed {
+		if b.closed && !afterClose {
 			b.mu.Unlock()
 			return ErrClosed
 		}

@@ -48,6 +48,7 @@ type Peer struct {
 	services map[string]*service
 	dests    map[string]*dest
 	parked   []*outMsg // no instance of their service yet
+	stopped  bool      // Close has taken the list of destinations
 	parkWake chan struct{}
 	parkQuit chan struct{}
 
@@ -260,20 +261,13 @@ func (p *Peer) shutdown(ctx context.Context) error {
 	p.closing.Store(true)
 	p.buf.close()
 	var errs []error
-	// Our messages first: wait for their acknowledgements.
-	if err := p.waitAcked(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("waiting for acknowledgements: %w", err))
-	}
-	// Then incoming work: queued messages stay unacknowledged (their senders
-	// resend them elsewhere or later); running handlers finish.
+	// Incoming work first: queued messages stay unacknowledged (their
+	// senders resend them elsewhere or later); running handlers finish, and
+	// their replies may still be sent.
 	p.mu.Lock()
 	services := make([]*service, 0, len(p.services))
 	for _, s := range p.services {
 		services = append(services, s)
-	}
-	dests := make([]*dest, 0, len(p.dests))
-	for _, d := range p.dests {
-		dests = append(dests, d)
 	}
 	p.mu.Unlock()
 	for _, s := range services {
@@ -297,6 +291,17 @@ func (p *Peer) shutdown(ctx context.Context) error {
 			<-stopped
 		}
 	}
+	// Then our messages, replies included: wait for their acknowledgements.
+	if err := p.waitAcked(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("waiting for acknowledgements: %w", err))
+	}
+	p.mu.Lock()
+	dests := make([]*dest, 0, len(p.dests))
+	for _, d := range p.dests {
+		dests = append(dests, d)
+	}
+	p.stopped = true // no destination is created from here on
+	p.mu.Unlock()
 	p.recv.flushNow()
 	// Leave before the connections drain: others stop routing to us first.
 	if err := p.disc.Leave(ctx); err != nil {

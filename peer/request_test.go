@@ -112,3 +112,47 @@ func TestRequestErrors(t *testing.T) {
 		t.Fatal("Reply outside a handler accepted")
 	}
 }
+
+// A handler still running when its peer starts closing finishes, and its
+// reply reaches the requester before the peer goes.
+func TestReplyOfAHandlerFinishingDuringClose(t *testing.T) {
+	running, release := make(chan struct{}), make(chan struct{})
+	h := func(ctx context.Context, m *channel.Message) error {
+		close(running)
+		<-release
+		return Reply(ctx, &channel.Message{Body: []byte("done")})
+	}
+	rx, err := New(context.Background(), fastOpts("responder")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rx.Handle("svc", h)
+	tx := start(t, append(fastOpts("requester"), WithDiscovery(discovery.NewStatic(member(rx, "svc"))))...)
+	type result struct {
+		r   *channel.Message
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		r, err := tx.Request(ctx, &channel.Message{Channel: "svc"})
+		got <- result{r, err}
+	}()
+	<-running
+	closed := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		closed <- rx.Close(ctx)
+	}()
+	waitFor(t, "the responder closing", rx.closing.Load)
+	close(release)
+	res := <-got
+	if res.err != nil || string(res.r.Body) != "done" {
+		t.Fatalf("request during the responder's close: %v %v", res.r, res.err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("close: %v", err)
+	}
+}

@@ -37,7 +37,9 @@ func (p *Peer) Send(ctx context.Context, msg *channel.Message, opts ...SendOptio
 			return err
 		}
 	}
-	if p.closing.Load() {
+	// A closing peer refuses new messages, but lets the handlers it waits for
+	// send their replies.
+	if p.closing.Load() && msg.Kind != channel.Reply {
 		return ErrClosed
 	}
 	if msg.ID == "" {
@@ -89,7 +91,7 @@ func (p *Peer) sendCore(ctx context.Context, msg *channel.Message) error {
 		policy = sc.retry
 	}
 	size := len(enc) + outMsgOverhead
-	if err := p.buf.acquire(ctx, size, p.cfg.failFast); err != nil {
+	if err := p.buf.acquire(ctx, size, p.cfg.failFast, msg.Kind == channel.Reply); err != nil {
 		return err
 	}
 	m := &outMsg{enc: enc, size: int32(size), policy: policy, created: msg.Time.UnixNano()}
@@ -193,7 +195,7 @@ func (p *Peer) dest(name string) (*dest, error) {
 	if d := p.dests[name]; d != nil {
 		return d, nil
 	}
-	if p.closing.Load() {
+	if p.stopped {
 		return nil, ErrClosed
 	}
 	var member *discovery.Member
