@@ -46,11 +46,11 @@
 // the handler fails, and Send fails with ErrNotConnected when the
 // destination has no connection.
 //
-// Close. Close stops intake, waits for the acknowledgement of everything
-// sent, lets running handlers finish, flushes acknowledgements, drains the
-// connections and leaves discovery; every goroutine has ended when it
-// returns. Messages still unacknowledged when its ctx ends are dead-lettered
-// with ReasonClosed.
+// Close. Close stops intake, lets running handlers finish (their replies
+// still go out), waits for the acknowledgement of everything sent, flushes
+// acknowledgements, leaves discovery and drains the connections; every
+// goroutine has ended when it returns. Messages still unacknowledged when
+// its ctx ends are dead-lettered with ReasonClosed.
 //
 // With the in-memory store (the default) the retry buffer does not survive
 // the sender's process: durable stores (SQLite, PostgreSQL) come with the

@@ -237,10 +237,10 @@ func (p *Peer) service(name string) *service {
 	return nil
 }
 
-// Close shuts the peer down gracefully: Send and Handle refuse new work; the
-// peer waits until everything it sent is acknowledged, lets running
-// handlers finish and sends their acknowledgements, then drains its
-// connections and leaves discovery. When ctx ends first, handlers' contexts
+// Close shuts the peer down gracefully: Send and Handle refuse new work;
+// running handlers finish (their replies still go out) and their
+// acknowledgements are sent; the peer waits until everything it sent is
+// acknowledged, leaves discovery, then drains its connections. When ctx ends first, handlers' contexts
 // are canceled and what is still unacknowledged is dead-lettered with
 // ReasonClosed. Close is idempotent; every goroutine has ended when it
 // returns.
