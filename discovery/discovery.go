@@ -4,17 +4,33 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 )
 
 // Member is what a peer advertises about itself.
 type Member struct {
-	Name     string   // stable peer name, unique in the cluster
-	Endpoint string   // data endpoint, "tcp://host:port"
-	Services []string // point-to-point channels it handles
+	Name          string         // stable peer name, unique in the cluster
+	Endpoint      string         // data endpoint, "tcp://host:port"
+	Services      []string       // point-to-point channels it handles
+	Subscriptions []Subscription // topic patterns it subscribes to
 }
 
 // Handles reports whether m handles service.
 func (m Member) Handles(service string) bool { return slices.Contains(m.Services, service) }
+
+// Subscription is a topic pattern a member subscribes to, and how publishers
+// treat the copies they keep for its group.
+type Subscription struct {
+	Pattern    string // "orders.*": * is one token, > the rest
+	Group      string // subscriber group; "" is a group of its own
+	BestEffort bool   // copies are sent without acknowledgement or retention
+	DropNewest bool   // overflow gives up the newest copy, not the oldest
+	// Bounds on the copies a publisher keeps for the group (in flight, and
+	// retained while every member is failed); 0 means the default.
+	MaxAge   time.Duration
+	MaxCount int
+	MaxBytes int
+}
 
 // EventType says what happened to a member.
 type EventType uint8

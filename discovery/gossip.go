@@ -34,8 +34,9 @@ const (
 // Catalog is what a member offers, fetched from it over the data connection
 // (its node metadata carries only the version).
 type Catalog struct {
-	Version  uint64
-	Services []string
+	Version       uint64
+	Services      []string
+	Subscriptions []Subscription
 }
 
 // CatalogFetcher fetches a member's catalog; the peer provides one that asks
@@ -571,6 +572,7 @@ func (g *Gossip) apply(ev rawEvent) []Event {
 			}
 			e.catVer = ev.cat.Version
 			e.member.Services = slices.Clone(ev.cat.Services)
+			e.member.Subscriptions = slices.Clone(ev.cat.Subscriptions)
 		}
 		typ := Updated
 		if !e.known {
@@ -602,7 +604,7 @@ func (g *Gossip) fetch(e *viewEntry, have uint64) {
 		return
 	}
 	m, node, fetch := e.member, e.node, g.cfg.Fetch
-	m.Services = nil
+	m.Services, m.Subscriptions = nil, nil
 	ver := e.meta
 	g.wg.Add(1)
 	go func() {

@@ -23,10 +23,10 @@ func (b *buffer) init(maxN, maxBytes int) {
 	b.space = make(chan struct{}, 1)
 }
 
-// acquire reserves room for one message of size bytes, waiting until ctx
-// ends unless failFast. One message always fits an empty buffer. A closed
-// buffer takes only what afterClose allows (replies of finishing handlers).
-func (b *buffer) acquire(ctx context.Context, size int, failFast, afterClose bool) error {
+// acquire reserves room for n messages of size bytes in all, waiting until
+// ctx ends unless failFast. They always fit an empty buffer. A closed buffer
+// takes only what afterClose allows (replies of finishing handlers).
+func (b *buffer) acquire(ctx context.Context, n, size int, failFast, afterClose bool) error {
 	waited := false
 	for {
 		b.mu.Lock()
@@ -34,8 +34,8 @@ func (b *buffer) acquire(ctx context.Context, size int, failFast, afterClose boo
 			b.mu.Unlock()
 			return ErrClosed
 		}
-		if b.n == 0 || (b.n < b.maxN && b.bytes+size <= b.maxBytes) {
-			b.n++
+		if b.n == 0 || (b.n+n <= b.maxN && b.bytes+size <= b.maxBytes) {
+			b.n += n
 			b.bytes += size
 			room := b.n < b.maxN && b.bytes < b.maxBytes
 			b.mu.Unlock()

@@ -44,6 +44,11 @@ func (p *Peer) fetchCatalog(ctx context.Context, m discovery.Member, _ uint64) (
 			for _, s := range reply.Catalog.Services {
 				cat.Services = append(cat.Services, s.Name)
 			}
+			for _, ws := range reply.Catalog.Subscriptions {
+				if s, ok := fromWireSub(ws); ok {
+					cat.Subscriptions = append(cat.Subscriptions, s)
+				}
+			}
 		}
 		return cat, nil
 	case <-ctx.Done():

@@ -14,12 +14,14 @@ import (
 type Reason string
 
 const (
-	ReasonPermanent   Reason = "permanent"    // the handler returned a permanent error
-	ReasonMaxAttempts Reason = "max-attempts" // the retry policy's attempts ran out
-	ReasonMaxAge      Reason = "max-age"      // unacknowledged past the retry policy's age
-	ReasonExpired     Reason = "expired"      // past its TTL or deadline
-	ReasonRejected    Reason = "rejected"     // the receiver could not take it (undecodable, too large, unauthorized)
-	ReasonClosed      Reason = "closed"       // the peer closed before it was acknowledged
+	ReasonPermanent    Reason = "permanent"    // the handler returned a permanent error
+	ReasonMaxAttempts  Reason = "max-attempts" // the retry policy's attempts ran out
+	ReasonMaxAge       Reason = "max-age"      // unacknowledged past the retry policy's age
+	ReasonExpired      Reason = "expired"      // past its TTL or deadline
+	ReasonRejected     Reason = "rejected"     // the receiver could not take it (undecodable, too large, unauthorized)
+	ReasonClosed       Reason = "closed"       // the peer closed before it was acknowledged
+	ReasonOverflow     Reason = "overflow"     // its subscriber group had more copies than its bounds allow
+	ReasonUnsubscribed Reason = "unsubscribed" // its subscriber group unsubscribed or left
 )
 
 // DeadLetter is a message a sender gave up on.

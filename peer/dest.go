@@ -59,7 +59,8 @@ type outMsg struct {
 	expires  int64 // unix ns; 0: never
 	retryAt  int64 // unix ns, while waiting
 	attempts int32
-	size     int32 // what it counts in the buffer
+	size     int32  // what it counts in the buffer
+	group    *group // the subscriber group of a published copy; nil for Send
 	done     bool
 	queued   bool // in sendq or resendq
 	waiting  bool // in retries
@@ -68,13 +69,20 @@ type outMsg struct {
 
 // record is m as the store sees it.
 func (m *outMsg) record(dest string) outbox.Record {
-	r := outbox.Record{Seq: m.storeSeq, Dest: outbox.Destination{Peer: dest}, Message: m.enc,
+	r := outbox.Record{Seq: m.storeSeq, Dest: outbox.Destination{Peer: dest, Group: m.groupName()}, Message: m.enc,
 		Created: time.Unix(0, m.created), Attempts: int(m.attempts)}
 	var hdr channel.Message
 	if wire.DecodeMessage(m.enc, &hdr) == nil {
 		r.ID, r.Channel, r.Key = hdr.ID, hdr.Channel, hdr.Key
 	}
 	return r
+}
+
+func (m *outMsg) groupName() string {
+	if m.group == nil {
+		return ""
+	}
+	return m.group.wire
 }
 
 func newDest(p *Peer, name string, link *transport.Link) *dest {
@@ -120,14 +128,14 @@ func (d *dest) enqueue(m *outMsg) bool {
 	return true
 }
 
-func (d *dest) sendBestEffort(ctx context.Context, enc []byte) error {
+func (d *dest) sendBestEffort(ctx context.Context, enc []byte, group string) error {
 	d.mu.Lock()
 	c := d.conn
 	d.mu.Unlock()
 	if c == nil {
 		return ErrNotConnected
 	}
-	err := c.Send(ctx, &wire.Entry{Stream: dataStream, Attempt: 1, Partition: wire.NoPartition, Flags: wire.FlagBestEffort, Message: enc})
+	err := c.Send(ctx, &wire.Entry{Stream: dataStream, Attempt: 1, Partition: wire.NoPartition, Group: group, Flags: wire.FlagBestEffort, Message: enc})
 	if errors.Is(err, transport.ErrNotConnected) {
 		return ErrNotConnected
 	}
@@ -333,7 +341,7 @@ func (d *dest) write(batch []wire.Entry, m *outMsg) []wire.Entry {
 		d.p.stats.retried.Add(1)
 	}
 	return append(batch, wire.Entry{Stream: dataStream, Seq: m.seq, Attempt: uint64(m.attempts),
-		Partition: wire.NoPartition, Message: m.enc})
+		Partition: wire.NoPartition, Group: m.groupName(), Message: m.enc})
 }
 
 // sweep finds messages past their age limit or expiry. The caller holds d.mu.
@@ -359,10 +367,26 @@ func (d *dest) sweep(now time.Time) []deadMsg {
 func (d *dest) finishDead(m *outMsg, reason Reason, text string) deadMsg {
 	m.done = true
 	d.live--
-	if m.attempts > 0 {
-		d.skips = append(d.skips, m.seq)
-	}
+	// Even a seq never written needs its skip: a later one may be written,
+	// and the receiver's contiguous point (and credit) must pass the hole.
+	d.skips = append(d.skips, m.seq)
 	return deadMsg{m: m, reason: reason, text: text}
+}
+
+// dropOldest gives up the oldest copy of g still waiting to be written
+// (overflow of the group's bounds); it reports false when every copy of g
+// here is in flight.
+func (d *dest) dropOldest(g *group) (deadMsg, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, m := range d.sendq {
+		if m.group == g && !m.done && m.queued && m.attempts == 0 {
+			dm := d.finishDead(m, ReasonOverflow, "group "+g.wire+" full")
+			d.compact()
+			return dm, true
+		}
+	}
+	return deadMsg{}, false
 }
 
 // compact drops done messages from the front of unacked.
@@ -439,12 +463,18 @@ func (d *dest) ack(pk *wire.Ack) {
 		}
 	}
 	d.p.stats.acked.Add(uint64(len(settled)))
+	for _, m := range settled {
+		if m.group != nil {
+			m.group.release(m)
+		}
+	}
 	d.p.buf.release(len(settled), bytes)
 }
 
 // nack schedules a retry or dead-letters, per the reason and the policy.
 func (d *dest) nack(pk *wire.Nack) {
 	var dead []deadMsg
+	var regroup []*outMsg
 	now := time.Now()
 	d.mu.Lock()
 	for _, it := range pk.Items {
@@ -457,6 +487,12 @@ func (d *dest) nack(pk *wire.Nack) {
 		}
 		m.lastErr = it.Text
 		switch {
+		case it.Reason == wire.ReasonNoHandler && m.group != nil && !m.group.has(d.name):
+			// The member no longer subscribes: another member takes it.
+			m.done = true
+			d.live--
+			d.skips = append(d.skips, m.seq)
+			regroup = append(regroup, m)
 		case !it.Reason.Retryable():
 			// The receiver settled it already: no skip needed.
 			m.done = true
@@ -480,6 +516,9 @@ func (d *dest) nack(pk *wire.Nack) {
 	d.compact()
 	d.mu.Unlock()
 	d.p.deadLetter(d, dead)
+	for _, m := range regroup {
+		d.p.reroute(m.moved())
+	}
 	signal(d.wake)
 }
 
@@ -550,6 +589,11 @@ func (p *Peer) deadLetter(d *dest, dead []deadMsg) {
 	}
 	if err := p.store.DeadLetter(context.Background(), dls); err != nil {
 		p.log.Error("store dead letter failed", "err", err)
+	}
+	for _, dm := range dead {
+		if dm.m.group != nil {
+			dm.m.group.release(dm.m)
+		}
 	}
 	p.buf.release(len(dead), bytes)
 	p.stats.dead.Add(uint64(len(dead)))

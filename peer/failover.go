@@ -20,6 +20,8 @@ import (
 // membership reacts to a discovery event: fail over from a member that went,
 // take parked messages to one that came.
 func (p *Peer) membership(e discovery.Event) {
+	back, dead := p.groups.update(e, p.cfg.retry, time.Now())
+	p.deadLetter(nil, dead)
 	d := p.destIfAny(e.Member.Name)
 	switch e.Type {
 	case discovery.Failed, discovery.Left:
@@ -36,6 +38,12 @@ func (p *Peer) membership(e discovery.Event) {
 			d.setGone(false)
 			p.tr.Connect(e.Member.Name, e.Member.Endpoint)
 		}
+		// Copies retained for the groups it came back to go now.
+		for _, g := range back {
+			for _, m := range g.takeRetained() {
+				p.reroute(m)
+			}
+		}
 		signal(p.parkWake)
 	}
 }
@@ -47,17 +55,29 @@ func (p *Peer) failover(d *dest) {
 		return
 	}
 	p.log.Info("failing over", "from", d.name, "messages", len(moved))
+	p.stats.failedOver.Add(uint64(len(moved)))
 	for _, m := range moved {
-		// A fresh entry: the old destination's lists still point at m.
-		p.reroute(&outMsg{storeSeq: m.storeSeq, enc: m.enc, policy: m.policy, created: m.created,
-			expires: m.expires, attempts: m.attempts, size: m.size, lastErr: m.lastErr})
+		p.reroute(m.moved())
 	}
 }
 
-// reroute sends m to an instance of its service, or parks it.
+// moved is a fresh entry for m, to send elsewhere: the old destination's
+// lists still point at m.
+func (m *outMsg) moved() *outMsg {
+	return &outMsg{storeSeq: m.storeSeq, enc: m.enc, policy: m.policy, created: m.created,
+		expires: m.expires, attempts: m.attempts, size: m.size, lastErr: m.lastErr, group: m.group}
+}
+
+// reroute sends m to an instance of its service, or parks it; a published
+// copy goes to another member of its group.
 func (p *Peer) reroute(m *outMsg) {
 	var hdr channel.Message
-	if err := wire.DecodeMessage(m.enc, &hdr); err == nil {
+	err := wire.DecodeMessage(m.enc, &hdr)
+	if m.group != nil {
+		p.rerouteCopy(m, hdr.Channel)
+		return
+	}
+	if err == nil {
 		if target, err := p.route(&hdr); err == nil {
 			if d, err := p.dest(target); err == nil {
 				if d.enqueue(m) {
@@ -86,6 +106,7 @@ func (p *Peer) parkLoop() {
 		select {
 		case <-p.parkWake:
 		case <-t.C:
+			p.sweepGroups()
 		case <-p.parkQuit:
 			return
 		}
@@ -110,6 +131,11 @@ func (p *Peer) parkLoop() {
 		}
 		p.deadLetter(nil, dead)
 	}
+}
+
+// sweepGroups dead-letters copies retained too long.
+func (p *Peer) sweepGroups() {
+	p.deadLetter(nil, p.groups.sweep(time.Now()))
 }
 
 // deadLetterParked gives up on parked messages at Close.

@@ -240,6 +240,16 @@ type HandleOption func(*handleConfig) error
 
 type handleConfig struct {
 	concurrency int
+	// Subscribe only.
+	group   string
+	sub     discovery.Subscription // advertised bounds and policies
+	subOnly string                 // the first subscription-only option given
+}
+
+func (c *handleConfig) subscribeOnly(name string) {
+	if c.subOnly == "" {
+		c.subOnly = name
+	}
 }
 
 // Concurrency sets how many messages of the service are handled at once.
@@ -255,12 +265,76 @@ func Concurrency(n int) HandleOption {
 	}
 }
 
+// Group makes a subscription part of the subscriber group name: each event
+// reaches one member of the group (spread over its members, failing over
+// when one dies), and every group gets each event. Without Group a
+// subscription is a group of its own. Subscribe only.
+func Group(name string) HandleOption {
+	return func(c *handleConfig) error {
+		if err := validGroup(name); err != nil {
+			return err
+		}
+		c.group = name
+		c.subscribeOnly("Group")
+		return nil
+	}
+}
+
+// Default bounds on the copies a publisher keeps for one subscriber group.
+const (
+	DefaultRetainAge   = 10 * time.Minute
+	DefaultRetainCount = 8192
+	DefaultRetainBytes = 8 << 20
+)
+
+// Retain bounds what each publisher keeps for the subscription's group:
+// copies in flight to its members, and copies retained while every member
+// is failed. Past maxAge a retained copy is dead-lettered (ReasonMaxAge);
+// past maxCount copies or maxBytes encoded bytes one copy is dead-lettered
+// (ReasonOverflow): the oldest not yet sent, or the newest with DropNewest.
+// Zero keeps a default (10 minutes, 8,192 copies, 8 MiB). Members of a group
+// should agree; publishers take the largest of each bound. Subscribe only.
+func Retain(maxAge time.Duration, maxCount, maxBytes int) HandleOption {
+	return func(c *handleConfig) error {
+		if maxAge < 0 || maxCount < 0 || maxBytes < 0 {
+			return &OptionError{"Retain", "negative bound"}
+		}
+		c.sub.MaxAge, c.sub.MaxCount, c.sub.MaxBytes = maxAge, maxCount, maxBytes
+		c.subscribeOnly("Retain")
+		return nil
+	}
+}
+
+// DropNewest makes a full group give up the newest copy instead of the
+// oldest unsent one. Subscribe only.
+func DropNewest() HandleOption {
+	return func(c *handleConfig) error {
+		c.sub.DropNewest = true
+		c.subscribeOnly("DropNewest")
+		return nil
+	}
+}
+
+// Unreliable makes publishers send the subscription's copies best-effort:
+// at most once, no acknowledgement, no retry, no retention; a copy is lost
+// when the connection breaks, the member fails, or none is connected. For
+// high-rate telemetry where the next event supersedes a lost one.
+// Subscribe only.
+func Unreliable() HandleOption {
+	return func(c *handleConfig) error {
+		c.sub.BestEffort = true
+		c.subscribeOnly("Unreliable")
+		return nil
+	}
+}
+
 // SendOption configures one Send.
 type SendOption func(*sendConfig) error
 
 type sendConfig struct {
 	retry      *RetryPolicy
 	bestEffort bool
+	publish    bool // set by Publish
 }
 
 // Retry overrides the peer's retry policy for this message.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/meshmq/meshmq/channel"
 	"github.com/meshmq/meshmq/discovery"
@@ -38,14 +39,16 @@ type Peer struct {
 	closeErr  error
 	closed    chan struct{}
 
-	members  atomic.Pointer[[]discovery.Member]  // the discovery view, refreshed on events
-	handlers atomic.Pointer[map[string]*service] // copy of services for the receive path
+	members  atomic.Pointer[[]discovery.Member]       // the discovery view, refreshed on events
+	handlers atomic.Pointer[map[string]*service]      // copy of services for the receive path
+	subTable atomic.Pointer[map[string]*Subscription] // copy of subs for the receive path
 	// ackStore is false for the memory store, which has nothing to do on
 	// acknowledgements: the peer then skips collecting them.
 	ackStore bool
 
 	mu       sync.Mutex
 	services map[string]*service
+	subs     map[string]*Subscription // by subKey
 	dests    map[string]*dest
 	parked   []*outMsg // no instance of their service yet
 	stopped  bool      // Close has taken the list of destinations
@@ -57,6 +60,8 @@ type Peer struct {
 	stats          counters
 	catalogs       catalogRequests
 	replies        pendingReplies
+	replyCache     replyCache
+	groups         groups
 	catalogVersion atomic.Uint64 // bumped by Handle
 }
 
@@ -94,6 +99,7 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 		dedup:    dedup.NewWindow(cfg.dedupWindow),
 		closed:   make(chan struct{}),
 		services: make(map[string]*service),
+		subs:     make(map[string]*Subscription),
 		dests:    make(map[string]*dest),
 		parkWake: make(chan struct{}, 1),
 		parkQuit: make(chan struct{}),
@@ -109,6 +115,8 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.buf.init(cfg.maxMessages, cfg.maxBytes)
 	p.recv.init(p)
+	p.groups.init()
+	p.replyCache.init(replyCacheSize)
 	p.send = chainSend(p.sendCore, cfg.sendMW)
 
 	tr, err := transport.Listen(transport.Config{
@@ -139,6 +147,10 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 		return nil, fmt.Errorf("peer: discovery: %w", err)
 	}
 	p.refreshMembers()
+	for _, m := range p.view() {
+		// Members known at once (static discovery) send no Joined event.
+		p.groups.update(discovery.Event{Type: discovery.Joined, Member: m}, cfg.retry, time.Now())
+	}
 	p.wg.Add(2)
 	go p.recv.flushLoop()
 	go p.parkLoop()
@@ -173,6 +185,9 @@ func (p *Peer) member() discovery.Member {
 	p.mu.Lock()
 	for name := range p.services {
 		m.Services = append(m.Services, name)
+	}
+	for _, s := range p.subs {
+		m.Subscriptions = append(m.Subscriptions, s.adv)
 	}
 	p.mu.Unlock()
 	return m
@@ -211,6 +226,9 @@ func (p *Peer) Handle(service string, h channel.Handler, opts ...HandleOption) e
 		if err := o(&hc); err != nil {
 			return err
 		}
+	}
+	if hc.subOnly != "" {
+		return &OptionError{hc.subOnly, "applies to Subscribe, not Handle"}
 	}
 	if p.closing.Load() {
 		return ErrClosed
@@ -264,12 +282,7 @@ func (p *Peer) shutdown(ctx context.Context) error {
 	// Incoming work first: queued messages stay unacknowledged (their
 	// senders resend them elsewhere or later); running handlers finish, and
 	// their replies may still be sent.
-	p.mu.Lock()
-	services := make([]*service, 0, len(p.services))
-	for _, s := range p.services {
-		services = append(services, s)
-	}
-	p.mu.Unlock()
+	services := p.allServices()
 	for _, s := range services {
 		s.stop()
 	}
@@ -321,6 +334,12 @@ func (p *Peer) shutdown(ctx context.Context) error {
 	p.cancel()
 	p.wg.Wait()
 	p.deadLetterParked(ReasonClosed)
+	retained := p.groups.takeAllRetained()
+	dead := make([]deadMsg, len(retained))
+	for i, m := range retained {
+		dead[i] = deadMsg{m: m, reason: ReasonClosed}
+	}
+	p.deadLetter(nil, dead)
 	if p.ownStore {
 		p.store.Close()
 	}
@@ -380,8 +399,12 @@ func (h *transportHandler) Packet(c *transport.Conn, pk wire.Packet) {
 
 func (p *Peer) catalog() *wire.Catalog {
 	cat := &wire.Catalog{Version: p.catalogVersion.Load()}
-	for _, s := range p.member().Services {
+	m := p.member()
+	for _, s := range m.Services {
 		cat.Services = append(cat.Services, wire.Service{Name: s})
+	}
+	for _, s := range m.Subscriptions {
+		cat.Subscriptions = append(cat.Subscriptions, toWireSub(s))
 	}
 	return cat
 }

@@ -146,15 +146,9 @@ func (r *receiver) down(c *transport.Conn) {
 // purge drops ip's messages that are queued or failed, not running. The
 // caller holds r.mu.
 func (r *receiver) purge(ip *inPeer) {
-	r.p.mu.Lock()
-	services := make([]*service, 0, len(r.p.services))
-	for _, s := range r.p.services {
-		services = append(services, s)
-	}
-	r.p.mu.Unlock()
-	for _, s := range services {
+	for _, s := range r.p.allServices() {
 		for _, im := range s.purge(ip) {
-			if im.stream.active[im.seq] == im {
+			if im.stream != nil && im.stream.active[im.seq] == im {
 				delete(im.stream.active, im.seq)
 			}
 		}
@@ -195,7 +189,7 @@ func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
 		return errs[i]
 	}
 	var nacks []wire.StreamNack
-	var replies []*channel.Message
+	var replies, cached []*channel.Message
 	nack := func(e *wire.Entry, reason wire.Reason, text string) {
 		nacks = append(nacks, wire.StreamNack{Stream: e.Stream, Seq: e.Seq, Reason: reason, Text: text})
 		p.stats.rejected.Add(1)
@@ -210,7 +204,7 @@ func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
 		m := &im.msg
 		if e.Flags&wire.FlagBestEffort != 0 {
 			if decodeErr(i) == nil && !closing {
-				if s := p.service(m.Channel); s != nil {
+				if s := p.handlerFor(e, m); s != nil {
 					m.From, m.Attempt = ip.name, 1
 					im.from, im.svc, im.bestEffort = ip, s, true
 					s.enqueue(im)
@@ -257,10 +251,20 @@ func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
 			nack(e, wire.ReasonUndecodable, err.Error())
 			r.markDirty(ip)
 			continue
-		case p.dedup.Seen(m.ID):
+		case p.dedup.Seen(e.Group, m.ID):
 			st.settled.Add(e.Seq)
 			p.stats.duplicates.Add(1)
 			r.markDirty(ip)
+			if m.ReplyTo != "" {
+				// A request repeated after its reply went out: the same
+				// reply again, not a second run.
+				if reply := p.replyCache.get(m.ReplyTo, m.ID); reply != nil {
+					r := *reply
+					r.Headers = reply.Headers.Clone()
+					r.CorrelationID = m.CorrelationID
+					cached = append(cached, &r)
+				}
+			}
 			continue
 		case m.Expired(now):
 			st.settled.Add(e.Seq)
@@ -283,18 +287,25 @@ func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
 			nack(e, wire.ReasonNoHandler, "held back behind an earlier message of its key")
 			continue
 		}
-		s := p.service(m.Channel)
-		if s == nil || (m.To != "" && m.To != p.cfg.name) {
+		s := p.handlerFor(e, m)
+		if s == nil {
 			if m.Key != "" {
 				ip.refuse(m.Key, e.Seq)
 			}
-			nack(e, wire.ReasonNoHandler, "no handler for "+m.Channel+" on "+p.cfg.name)
+			what := m.Channel
+			if e.Group != "" {
+				what = "subscription " + e.Group + " to " + m.Channel
+			}
+			nack(e, wire.ReasonNoHandler, "no handler for "+what+" on "+p.cfg.name)
 			continue
 		}
 		m.From, m.Attempt = ip.name, int(e.Attempt)
 		im.from, im.stream, im.seq, im.svc = ip, st, e.Seq, s
+		if !s.enqueue(im) {
+			nack(e, wire.ReasonNoHandler, "handler of "+m.Channel+" stopped on "+p.cfg.name)
+			continue
+		}
 		st.active[e.Seq] = im
-		s.enqueue(im)
 	}
 	r.mu.Unlock()
 	if len(nacks) > 0 {
@@ -304,6 +315,56 @@ func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
 		if !p.replies.deliver(m.CorrelationID, m) {
 			p.stats.lateReplies.Add(1)
 		}
+	}
+	if len(cached) > 0 {
+		p.stats.cachedReplies.Add(uint64(len(cached)))
+		// Not on the connection's read loop: Send may wait for room.
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			for _, reply := range cached {
+				p.resendReply(reply)
+			}
+		}()
+	}
+}
+
+// handlerFor returns the service or subscription that handles an entry:
+// a published copy names its subscription (group), a point-to-point message
+// its service; nil when there is none here.
+func (p *Peer) handlerFor(e *wire.Entry, m *channel.Message) *service {
+	if e.Group != "" {
+		if s := p.subscription(e.Group); s != nil && channel.ValidateTopic(m.Channel) == nil && channel.MatchTopic(s.adv.Pattern, m.Channel) {
+			return s.svc
+		}
+		return nil
+	}
+	if m.To != "" && m.To != p.cfg.name {
+		return nil
+	}
+	return p.service(m.Channel)
+}
+
+// refuseQueued NACKs the messages queued for a stopped subscription, so
+// that their senders take them elsewhere.
+func (r *receiver) refuseQueued(s *service) {
+	r.mu.Lock()
+	ims := s.purge(nil)
+	nacks := make(map[*transport.Conn][]wire.StreamNack)
+	for _, im := range ims {
+		if im.stream == nil {
+			continue // best-effort: nothing to refuse
+		}
+		if im.stream.active[im.seq] == im {
+			delete(im.stream.active, im.seq)
+		}
+		if c := im.from.conn; c != nil {
+			nacks[c] = append(nacks[c], wire.StreamNack{Stream: im.stream.id, Seq: im.seq, Reason: wire.ReasonNoHandler, Text: "unsubscribed"})
+		}
+	}
+	r.mu.Unlock()
+	for c, items := range nacks {
+		c.SendPacket(&wire.Nack{Items: items})
 	}
 }
 
@@ -333,7 +394,7 @@ func (r *receiver) settle(im *inMsg, o outcome, err error) {
 			delete(st.active, im.seq)
 		}
 		st.settled.Add(im.seq)
-		r.p.dedup.Add(im.msg.ID)
+		r.p.dedup.Add(im.svc.scope, im.msg.ID)
 		r.markDirty(im.from)
 	case permanent:
 		if current {

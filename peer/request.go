@@ -95,7 +95,9 @@ func (p *Peer) sendReply(req *channel.Message, slot *replySlot) {
 	defer cancel()
 	if err := p.Send(ctx, reply); err != nil {
 		p.log.Warn("sending a reply", "to", req.ReplyTo, "correlation", req.CorrelationID, "err", err)
+		return
 	}
+	p.replyCache.put(req.ReplyTo, req.ID, reply)
 }
 
 // pendingReplies hands replies, by correlation ID, to the Requests waiting

@@ -156,3 +156,81 @@ func TestReplyOfAHandlerFinishingDuringClose(t *testing.T) {
 		t.Fatalf("close: %v", err)
 	}
 }
+
+// A responder killed between request and reply: the request fails over to
+// another instance, which runs the handler again (counted), and the Request
+// completes.
+func TestRequestSurvivesResponderKilled(t *testing.T) {
+	cl := newCluster(t)
+	requester := cl.peer("requester")
+	running := make(chan struct{})
+	var once sync.Once
+	doomed := cl.unmanaged("doomed")
+	if err := doomed.Handle("echo", func(ctx context.Context, m *channel.Message) error {
+		once.Do(func() { close(running) })
+		<-ctx.Done() // never answers: it is killed first
+		return ctx.Err()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "doomed in view", func() bool { return len(requester.Members()) == 1 && requester.Members()[0].Handles("echo") })
+	done := make(chan error, 1)
+	var reply *channel.Message
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var err error
+		reply, err = requester.Request(ctx, &channel.Message{Channel: "echo", Body: []byte("ping")})
+		done <- err
+	}()
+	<-running
+	survivor := cl.peer("survivor")
+	if err := survivor.Handle("echo", echo); err != nil {
+		t.Fatal(err)
+	}
+	doomed.kill()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if string(reply.Body) != "re: ping" || reply.From != "survivor" {
+		t.Fatalf("reply %q from %s", reply.Body, reply.From)
+	}
+	if s := requester.Stats(); s.FailedOver != 1 {
+		t.Fatalf("FailedOver = %d, want 1", s.FailedOver)
+	}
+}
+
+// A request repeated under the same ID reaches the responder that answered
+// it: the cached reply comes back, and the handler does not run again.
+func TestRepeatedRequestGetsCachedReply(t *testing.T) {
+	rx := start(t, fastOpts("responder")...)
+	var mu sync.Mutex
+	count := 0
+	if err := rx.Handle("once", func(ctx context.Context, m *channel.Message) error {
+		mu.Lock()
+		count++
+		mu.Unlock()
+		return Reply(ctx, &channel.Message{Body: []byte(fmt.Sprintf("run %d", count))})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tx := start(t, append(fastOpts("requester"), WithDiscovery(discovery.NewStatic(member(rx, "once"))))...)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req := &channel.Message{Channel: "once", Body: []byte("q")}
+	r1, err := tx.Request(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := &channel.Message{ID: req.ID, Channel: "once", Body: []byte("q")} // a new correlation ID
+	r2, err := tx.Request(ctx, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(r1.Body) != "run 1" || string(r2.Body) != "run 1" || r2.CorrelationID != again.CorrelationID {
+		t.Fatalf("replies %q and %q (correlation %s, want %s)", r1.Body, r2.Body, r2.CorrelationID, again.CorrelationID)
+	}
+	if s := rx.Stats(); s.CachedReplies != 1 || s.Handled != 1 {
+		t.Fatalf("responder stats: %+v", s)
+	}
+}

@@ -66,6 +66,9 @@ func (p *Peer) sendCore(ctx context.Context, msg *channel.Message) error {
 	if sc == nil {
 		sc = &sendConfig{}
 	}
+	if sc.publish {
+		return p.publishCore(ctx, msg, sc)
+	}
 	target, err := p.route(msg)
 	if err != nil && (msg.To != "" || !errors.Is(err, ErrNoRoute)) {
 		return err
@@ -84,14 +87,14 @@ func (p *Peer) sendCore(ctx context.Context, msg *channel.Message) error {
 		if d == nil {
 			return fmt.Errorf("%w: no instance of %q", ErrNoRoute, msg.Channel)
 		}
-		return d.sendBestEffort(ctx, enc)
+		return d.sendBestEffort(ctx, enc, "")
 	}
 	policy := &p.cfg.retry
 	if sc.retry != nil {
 		policy = sc.retry
 	}
 	size := len(enc) + outMsgOverhead
-	if err := p.buf.acquire(ctx, size, p.cfg.failFast, msg.Kind == channel.Reply); err != nil {
+	if err := p.buf.acquire(ctx, 1, size, p.cfg.failFast, msg.Kind == channel.Reply); err != nil {
 		return err
 	}
 	m := &outMsg{enc: enc, size: int32(size), policy: policy, created: msg.Time.UnixNano()}
@@ -164,21 +167,27 @@ func (p *Peer) route(msg *channel.Message) (string, error) {
 			}
 			score = d.load()
 		}
-		switch {
-		case best == "" || score < bestScore:
-			best, bestScore, ties = m.Name, score, 1
-		case score == bestScore:
-			// Spread equal loads (at low rates every instance is idle):
-			// each of the tied instances is picked with equal chance.
-			if ties++; rand.IntN(ties) == 0 {
-				best = m.Name
-			}
-		}
+		best, bestScore, ties = pickLeast(best, bestScore, ties, m.Name, score)
 	}
 	if best == "" {
 		return "", fmt.Errorf("%w: no member handles %q", ErrNoRoute, msg.Channel)
 	}
 	return best, nil
+}
+
+// pickLeast is one step of choosing the least loaded candidate: equal loads
+// (at low rates every instance is idle) are spread, each of the tied
+// candidates picked with equal chance.
+func pickLeast(best string, bestScore, ties int, name string, score int) (string, int, int) {
+	switch {
+	case best == "" || score < bestScore:
+		return name, score, 1
+	case score == bestScore:
+		if ties++; rand.IntN(ties) == 0 {
+			best = name
+		}
+	}
+	return best, bestScore, ties
 }
 
 func (p *Peer) destIfAny(name string) *dest {

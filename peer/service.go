@@ -13,10 +13,11 @@ import (
 // at a time in send order; after a retryable failure the key is held until
 // the failed message comes back (or its sender says to skip it).
 type service struct {
-	p    *Peer
-	name string
-	h    channel.Handler
-	conc int
+	p     *Peer
+	name  string
+	h     channel.Handler
+	conc  int
+	scope string // dedup scope: "" for a service, the subscription key
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -54,13 +55,17 @@ func (s *service) start() {
 	}
 }
 
-// enqueue adds a received message. The caller may hold receiver.mu.
-func (s *service) enqueue(im *inMsg) {
+// enqueue adds a received message; false when the service stopped. The
+// caller may hold receiver.mu.
+func (s *service) enqueue(im *inMsg) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.stopping {
+		return false
+	}
 	if im.msg.Key == "" || im.bestEffort {
 		s.push(im)
-		return
+		return true
 	}
 	id := keyID{im.from, im.msg.Key}
 	kq := s.keys[id]
@@ -71,10 +76,11 @@ func (s *service) enqueue(im *inMsg) {
 	im.kq = kq
 	if kq.scheduled || kq.blocked != nil {
 		kq.items = append(kq.items, im)
-		return
+		return true
 	}
 	kq.scheduled = true
 	s.push(im)
+	return true
 }
 
 func (s *service) push(im *inMsg) {
@@ -122,15 +128,16 @@ func (s *service) next(kq *keyQueue) {
 	}
 }
 
-// purge removes from's messages that are queued or blocked (not running) and
-// returns them. The caller holds receiver.mu.
+// purge removes from's messages (everyone's when from is nil) that are
+// queued or blocked (not running) and returns them. The caller holds
+// receiver.mu.
 func (s *service) purge(from *inPeer) []*inMsg {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*inMsg
 	kept := s.ready[:0]
 	for _, im := range s.ready {
-		if im.from == from {
+		if from == nil || im.from == from {
 			out = append(out, im)
 			continue
 		}
@@ -139,7 +146,7 @@ func (s *service) purge(from *inPeer) []*inMsg {
 	clear(s.ready[len(kept):])
 	s.ready = kept
 	for id, kq := range s.keys {
-		if id.from != from {
+		if from != nil && id.from != from {
 			continue
 		}
 		out = append(out, kq.items...)

@@ -15,14 +15,21 @@ type Stats struct {
 	Duplicates     uint64 // received messages dropped as already handled
 	Rejected       uint64 // received messages refused (no handler, undecodable, expired, shutting down)
 	LateReplies    uint64 // replies that arrived after their Request gave up
-	InFlight       int    // messages in the retry buffer
+	CachedReplies  uint64 // repeated requests answered from the reply cache, without running the handler
+	FailedOver     uint64 // messages moved to another instance or group member after theirs failed (a request among them may run twice)
+	Published      uint64 // events accepted by Publish
+	Unheard        uint64 // events published with no subscriber
+	LostBestEffort uint64 // best-effort copies of events not sent: no member connected
+	InFlight       int    // messages in the retry buffer, retained copies included
 	BufferBytes    int    // their encoded bytes
+	Retained       int    // copies of events waiting for an absent subscriber group
 }
 
 type counters struct {
 	sent, sentBE, transmissions, retried, acked, dead atomic.Uint64
 	handled, handlerErrors, duplicates, rejected      atomic.Uint64
-	lateReplies                                       atomic.Uint64
+	lateReplies, cachedReplies, failedOver            atomic.Uint64
+	published, unheard, lostBestEffort                atomic.Uint64
 }
 
 // Stats returns the peer's counters.
@@ -33,6 +40,8 @@ func (p *Peer) Stats() Stats {
 		Sent: c.sent.Load(), SentBestEffort: c.sentBE.Load(), Transmissions: c.transmissions.Load(),
 		Retried: c.retried.Load(), Acked: c.acked.Load(), DeadLettered: c.dead.Load(),
 		Handled: c.handled.Load(), HandlerErrors: c.handlerErrors.Load(), Duplicates: c.duplicates.Load(),
-		Rejected: c.rejected.Load(), LateReplies: c.lateReplies.Load(), InFlight: n, BufferBytes: b,
+		Rejected: c.rejected.Load(), LateReplies: c.lateReplies.Load(), CachedReplies: c.cachedReplies.Load(),
+		FailedOver: c.failedOver.Load(), Published: c.published.Load(), Unheard: c.unheard.Load(),
+		LostBestEffort: c.lostBestEffort.Load(), InFlight: n, BufferBytes: b, Retained: p.groups.retainedCount(),
 	}
 }

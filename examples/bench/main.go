@@ -16,6 +16,13 @@
 //	send_alo_1KiB_msgs_per_s           at least once, 1 KiB bodies
 //	send_be_1KiB_msgs_per_s            best effort, 1 KiB bodies
 //	peak_heap_MiB                      the peak heap in use during a 1M-message at-least-once run, default limits
+//	raw_zmq4_pubsub3_64B_deliveries_per_s
+//	                                   zmq4 PUB -> 3 SUB sockets subscribed to everything, 64 B messages:
+//	                                   messages received, summed over the 3, per second
+//	raw_zmq4_rtt_64B_{p50,p99}_us      zmq4 DEALER -> ROUTER -> DEALER round trip of a 64 B message, one at a time
+//	request_64B_{p50,p99}_us           peer.Request -> handler -> peer.Reply round trip of a 64 B body between
+//	                                   two peers, one at a time (each latency: the median over -runs runs of
+//	                                   that run's percentile)
 //	gossip_{10,30}peers_join_ms        fast gossip profile: concurrent joins until every peer lists every other
 //	gossip_{10,30}peers_detect_ms      a peer killed (no leave, connections dropped) until every survivor drops it
 //	gossip_{10,30}peers_failover_ms    the kill until the messages pending at it are handled by another instance
@@ -26,6 +33,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -65,6 +73,11 @@ func main() {
 			_, peak, err := peerSend(ctx, 64, n(1_000_000), false)
 			return float64(peak) / (1 << 20), err
 		}},
+		{"raw_zmq4_pubsub3_64B_deliveries_per_s", "deliveries/s", func(ctx context.Context) (float64, error) { return rawPubSub3(ctx, 64, n(30_000)) }},
+	}
+	latencies := []latencyFigure{
+		{"raw_zmq4_rtt_64B", func(ctx context.Context) ([]time.Duration, error) { return rawRTT(ctx, 64, n(1_000), n(20_000)) }},
+		{"request_64B", func(ctx context.Context) ([]time.Duration, error) { return peerRequests(ctx, 64, n(1_000), n(10_000)) }},
 	}
 	failed := false
 	defer func() {
@@ -102,6 +115,61 @@ func main() {
 			fmt.Printf("%s %.0f %s\n", f.name, median(vals), f.unit)
 		}
 	}
+	for _, f := range latencies {
+		if err := f.measure(*runs, *timeout, *only); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", f.name, err)
+			failed = true
+		}
+	}
+}
+
+// latencyFigure times round trips; each run's samples give the percentiles
+// printed as name_p50_us and name_p99_us, each the median over the runs.
+type latencyFigure struct {
+	name string
+	run  func(ctx context.Context) ([]time.Duration, error)
+}
+
+var latencyPercentiles = []float64{50, 99}
+
+func (f latencyFigure) measure(runs int, timeout time.Duration, only string) error {
+	names := make([]string, len(latencyPercentiles))
+	wanted := false
+	for i, p := range latencyPercentiles {
+		names[i] = fmt.Sprintf("%s_p%.0f_us", f.name, p)
+		wanted = wanted || selected(names[i], only)
+	}
+	if !wanted {
+		return nil
+	}
+	vals := make([][]float64, len(latencyPercentiles))
+	for r := 0; r < runs; r++ {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		rtts, err := f.run(ctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("run %d: %w", r+1, err)
+		}
+		if len(rtts) == 0 {
+			return fmt.Errorf("run %d: no samples", r+1)
+		}
+		for i, p := range latencyPercentiles {
+			vals[i] = append(vals[i], float64(percentile(rtts, p))/float64(time.Microsecond))
+		}
+	}
+	for i, name := range names {
+		if selected(name, only) {
+			fmt.Printf("%s %.0f us\n", name, median(vals[i]))
+		}
+	}
+	return nil
+}
+
+// percentile returns the nearest-rank p-th percentile of d (sorting d).
+func percentile(d []time.Duration, p float64) time.Duration {
+	slices.Sort(d)
+	i := int(math.Ceil(p/100*float64(len(d)))) - 1
+	return d[min(max(i, 0), len(d)-1)]
 }
 
 // gossipFigures prints the median and the worst of runs measurements of join

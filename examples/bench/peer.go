@@ -116,3 +116,44 @@ func sampleHeap(peak *uint64) (stop func()) {
 	}()
 	return func() { close(done); <-finished }
 }
+
+// peerRequests times n request/reply round trips of size-byte bodies between
+// two peers, one outstanding at a time, after warm-up ones: the responder
+// echoes the body with peer.Reply.
+func peerRequests(ctx context.Context, size, warmup, n int) ([]time.Duration, error) {
+	rx, err := peer.New(ctx, peer.WithName("bench-responder"))
+	if err != nil {
+		return nil, err
+	}
+	defer rx.Close(context.Background())
+	err = rx.Handle("echo", func(ctx context.Context, m *channel.Message) error {
+		return peer.Reply(ctx, &channel.Message{Body: m.Body})
+	})
+	if err != nil {
+		return nil, err
+	}
+	tx, err := peer.New(ctx, peer.WithName("bench-requester"),
+		peer.WithDiscovery(discovery.NewStatic(discovery.Member{Name: rx.Name(), Endpoint: rx.Endpoint(), Services: []string{"echo"}})))
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Close(context.Background())
+
+	body := make([]byte, size)
+	rtts := make([]time.Duration, 0, n)
+	for i := 0; i < warmup+n; i++ {
+		t := time.Now()
+		r, err := tx.Request(ctx, &channel.Message{Channel: "echo", Body: body})
+		d := time.Since(t)
+		if err != nil {
+			return nil, fmt.Errorf("request %d: %w", i, err)
+		}
+		if len(r.Body) != size {
+			return nil, fmt.Errorf("request %d: reply of %d bytes", i, len(r.Body))
+		}
+		if i >= warmup {
+			rtts = append(rtts, d)
+		}
+	}
+	return rtts, nil
+}

@@ -73,25 +73,37 @@ func NewWindow(n int) *Window {
 	return w
 }
 
-func (w *Window) hash(id string) uint64 { return maphash.String(w.seed, id) | 1 }
+// hash keys id by scope: the same message handled by two subscriptions of
+// one peer is two handlings, each deduplicated on its own.
+func (w *Window) hash(scope, id string) uint64 {
+	if scope == "" {
+		return maphash.String(w.seed, id) | 1
+	}
+	var h maphash.Hash
+	h.SetSeed(w.seed)
+	h.WriteString(scope)
+	h.WriteByte(0)
+	h.WriteString(id)
+	return h.Sum64() | 1
+}
 
-// Seen reports whether id is in the window.
-func (w *Window) Seen(id string) bool {
+// Seen reports whether id is in the window for scope ("" for services).
+func (w *Window) Seen(scope, id string) bool {
 	if w.cur.slots == nil || id == "" {
 		return false
 	}
-	h := w.hash(id)
+	h := w.hash(scope, id)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.cur.has(h) || w.prev.has(h)
 }
 
-// Add puts id in the window.
-func (w *Window) Add(id string) {
+// Add puts id in the window for scope.
+func (w *Window) Add(scope, id string) {
 	if w.cur.slots == nil || id == "" {
 		return
 	}
-	h := w.hash(id)
+	h := w.hash(scope, id)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.cur.has(h) || w.prev.has(h) {

@@ -1,0 +1,329 @@
+package peer
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/meshmq/meshmq/channel"
+	"github.com/meshmq/meshmq/discovery"
+)
+
+// Subscriber groups, as a publisher sees them. A group is identified by its
+// name, or, for a subscription without one, by its member and pattern. It
+// exists while a member subscribes or a failed member may return: a member
+// that fails (crashes) leaves the group away, and the publisher retains its
+// copies; members that leave or unsubscribe end it.
+
+// groups is the publisher's registry of subscriber groups.
+type groups struct {
+	mu    sync.Mutex
+	byKey map[string]*group
+	// cache maps a topic to the groups matching it; replaced on every
+	// change, so readers on the Publish path take no lock.
+	cache atomic.Pointer[sync.Map]
+}
+
+type group struct {
+	key  string // publisher-local identity
+	wire string // the DATA entry group: the name, or "@" and the pattern
+
+	mu      sync.Mutex
+	members map[string]discovery.Subscription // alive members
+	failed  map[string]failedMember           // crashed members that may return
+	gone    bool                              // no member left: copies are given up
+	// Effective bounds: the largest of the members', defaults for zeros.
+	maxAge     time.Duration
+	maxCount   int
+	maxBytes   int
+	dropNewest bool
+	bestEffort bool
+	policy     *RetryPolicy // the peer's retry policy with maxAge as its age limit; replaced, never changed
+	n, bytes   int         // copies not yet acknowledged or dead-lettered
+	retained   []*outMsg   // copies waiting for a member to return
+}
+
+type failedMember struct {
+	sub discovery.Subscription
+	at  time.Time
+}
+
+func (gs *groups) init() {
+	gs.byKey = make(map[string]*group)
+	gs.cache.Store(new(sync.Map))
+}
+
+// matching returns the groups subscribed to topic.
+func (gs *groups) matching(topic string) []*group {
+	cache := gs.cache.Load()
+	if v, ok := cache.Load(topic); ok {
+		return v.([]*group)
+	}
+	gs.mu.Lock()
+	var out []*group
+	for _, g := range gs.byKey {
+		g.mu.Lock()
+		if g.matches(topic) {
+			out = append(out, g)
+		}
+		g.mu.Unlock()
+	}
+	if gs.cache.Load() == cache {
+		cache.Store(topic, out)
+	}
+	gs.mu.Unlock()
+	return out
+}
+
+// matches reports whether a member, alive or failed, subscribes to topic.
+// The caller holds g.mu.
+func (g *group) matches(topic string) bool {
+	for _, s := range g.members {
+		if channel.MatchTopic(s.Pattern, topic) {
+			return true
+		}
+	}
+	for _, f := range g.failed {
+		if channel.MatchTopic(f.sub.Pattern, topic) {
+			return true
+		}
+	}
+	return false
+}
+
+// candidates returns the alive members whose pattern matches topic. The
+// caller holds g.mu.
+func (g *group) candidates(topic string) []string {
+	var out []string
+	for name, s := range g.members {
+		if channel.MatchTopic(s.Pattern, topic) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// has reports whether member is an alive member of the group.
+func (g *group) has(member string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, ok := g.members[member]
+	return ok
+}
+
+func (g *group) unreliable() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.bestEffort
+}
+
+// retryPolicy is the policy of the group's copies: the sender's, with the
+// group's retention age as the age limit.
+func (g *group) retryPolicy(override, base *RetryPolicy) *RetryPolicy {
+	if override != nil {
+		p := *override
+		g.mu.Lock()
+		p.MaxAge = g.maxAge
+		g.mu.Unlock()
+		return &p
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.policy
+}
+
+// release uncounts a copy that was acknowledged or dead-lettered.
+func (g *group) release(m *outMsg) {
+	g.mu.Lock()
+	g.n--
+	g.bytes -= int(m.size)
+	g.mu.Unlock()
+}
+
+// recompute sets the effective bounds from the members'. The caller holds
+// g.mu.
+func (g *group) recompute(base RetryPolicy) {
+	g.maxAge, g.maxCount, g.maxBytes, g.dropNewest, g.bestEffort = 0, 0, 0, false, false
+	apply := func(s discovery.Subscription) {
+		g.maxAge = max(g.maxAge, s.MaxAge)
+		g.maxCount = max(g.maxCount, s.MaxCount)
+		g.maxBytes = max(g.maxBytes, s.MaxBytes)
+		g.dropNewest = g.dropNewest || s.DropNewest
+		g.bestEffort = g.bestEffort || s.BestEffort
+	}
+	for _, s := range g.members {
+		apply(s)
+	}
+	for _, f := range g.failed {
+		apply(f.sub)
+	}
+	if g.maxAge == 0 {
+		g.maxAge = DefaultRetainAge
+	}
+	if g.maxCount == 0 {
+		g.maxCount = DefaultRetainCount
+	}
+	if g.maxBytes == 0 {
+		g.maxBytes = DefaultRetainBytes
+	}
+	p := base
+	p.MaxAge = g.maxAge
+	if g.policy == nil || *g.policy != p {
+		g.policy = &p
+	}
+}
+
+// groupKey is a subscription's group identity at the publisher.
+func groupKey(member string, s discovery.Subscription) string {
+	if s.Group != "" {
+		return "g/" + s.Group
+	}
+	return "m/" + member + "/" + s.Pattern
+}
+
+// update applies a membership event. It returns the groups a member came
+// (back) to, whose retained copies can go now, and the copies of groups
+// that ended.
+func (gs *groups) update(e discovery.Event, base RetryPolicy, now time.Time) (back []*group, dead []deadMsg) {
+	name := e.Member.Name
+	wanted := make(map[string]discovery.Subscription)
+	if e.Type == discovery.Joined || e.Type == discovery.Updated {
+		for _, s := range e.Member.Subscriptions {
+			wanted[groupKey(name, s)] = s
+		}
+	}
+	gs.mu.Lock()
+	defer gs.mu.Unlock()
+	changed := false
+	for key, s := range wanted {
+		if gs.byKey[key] == nil {
+			wire := subKey(s.Pattern, s.Group)
+			gs.byKey[key] = &group{key: key, wire: wire, members: make(map[string]discovery.Subscription), failed: make(map[string]failedMember)}
+		}
+	}
+	for key, g := range gs.byKey {
+		g.mu.Lock()
+		_, alive := g.members[name]
+		_, failed := g.failed[name]
+		s, want := wanted[key]
+		if !want && !alive && !failed {
+			g.mu.Unlock()
+			continue
+		}
+		switch {
+		case want:
+			if !alive || g.members[name] != s {
+				changed = true
+			}
+			g.members[name] = s
+			delete(g.failed, name)
+			if !alive && len(g.retained) > 0 {
+				back = append(back, g)
+			}
+		case alive && e.Type == discovery.Failed:
+			g.failed[name] = failedMember{sub: g.members[name], at: now}
+			delete(g.members, name)
+			changed = true
+		case alive || failed:
+			// Left, unsubscribed, or (failed) replaced by a start without it.
+			delete(g.members, name)
+			delete(g.failed, name)
+			changed = true
+		}
+		g.recompute(base)
+		if len(g.members) == 0 && len(g.failed) == 0 {
+			dead = append(dead, g.end()...)
+			delete(gs.byKey, key)
+		}
+		g.mu.Unlock()
+	}
+	if changed {
+		gs.cache.Store(new(sync.Map))
+	}
+	return back, dead
+}
+
+// end marks the group gone and gives up its retained copies. The caller
+// holds g.mu.
+func (g *group) end() []deadMsg {
+	g.gone = true
+	dead := make([]deadMsg, len(g.retained))
+	for i, m := range g.retained {
+		dead[i] = deadMsg{m: m, reason: ReasonUnsubscribed, text: "group " + g.wire + " has no member left"}
+	}
+	g.retained = nil
+	return dead
+}
+
+// takeRetained removes the retained copies, in order, to route them again.
+func (g *group) takeRetained() []*outMsg {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := g.retained
+	g.retained = nil
+	return out
+}
+
+// sweep dead-letters retained copies past their age or expiry, and forgets
+// failed members that stayed away longer than the retention age.
+func (gs *groups) sweep(now time.Time) []deadMsg {
+	var dead []deadMsg
+	gs.mu.Lock()
+	defer gs.mu.Unlock()
+	changed := false
+	for key, g := range gs.byKey {
+		g.mu.Lock()
+		kept := g.retained[:0]
+		for _, m := range g.retained {
+			switch {
+			case m.expires != 0 && now.UnixNano() > m.expires:
+				dead = append(dead, deadMsg{m: m, reason: ReasonExpired, text: "expired while group " + g.wire + " was away"})
+			case now.UnixNano()-m.created > int64(g.maxAge):
+				dead = append(dead, deadMsg{m: m, reason: ReasonMaxAge, text: "group " + g.wire + " away past its retention"})
+			default:
+				kept = append(kept, m)
+			}
+		}
+		clear(g.retained[len(kept):])
+		g.retained = kept
+		for name, f := range g.failed {
+			if now.Sub(f.at) > g.maxAge {
+				delete(g.failed, name)
+				changed = true
+			}
+		}
+		if len(g.members) == 0 && len(g.failed) == 0 {
+			dead = append(dead, g.end()...)
+			delete(gs.byKey, key)
+		}
+		g.mu.Unlock()
+	}
+	if changed {
+		gs.cache.Store(new(sync.Map))
+	}
+	return dead
+}
+
+// retainedCount returns how many copies wait for absent groups.
+func (gs *groups) retainedCount() int {
+	gs.mu.Lock()
+	defer gs.mu.Unlock()
+	n := 0
+	for _, g := range gs.byKey {
+		g.mu.Lock()
+		n += len(g.retained)
+		g.mu.Unlock()
+	}
+	return n
+}
+
+// takeAllRetained empties every group's retention, at Close.
+func (gs *groups) takeAllRetained() []*outMsg {
+	gs.mu.Lock()
+	defer gs.mu.Unlock()
+	var out []*outMsg
+	for _, g := range gs.byKey {
+		out = append(out, g.takeRetained()...)
+	}
+	return out
+}

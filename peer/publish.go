@@ -1,0 +1,208 @@
+package peer
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/meshmq/meshmq/channel"
+	"github.com/meshmq/meshmq/internal/transport"
+	"github.com/meshmq/meshmq/internal/wire"
+	"github.com/meshmq/meshmq/peer/outbox"
+)
+
+// Publish sends msg, an event on the topic msg.Channel (no wildcards), to
+// every subscriber group whose pattern matches it: one copy per group,
+// encoded once, each copy at least once through the retry buffer (see
+// Subscribe for failover and retention). It returns once every copy is in
+// the retry buffer; with no subscriber at all the event goes nowhere and is
+// counted (Stats.Unheard). Each group's copies are bounded on their own: a
+// slow or absent group dead-letters its overflow (ReasonOverflow) instead of
+// holding Publish back, which waits only when the sender's whole retry
+// buffer is full. With BestEffort, or for Unreliable subscriptions, copies
+// are sent at most once to a connected member and never retained.
+//
+// Publish fills in an empty ID, Time, and Kind (Event).
+func (p *Peer) Publish(ctx context.Context, msg *channel.Message, opts ...SendOption) error {
+	if msg == nil {
+		return fmt.Errorf("%w: nil message", channel.ErrInvalidMessage)
+	}
+	sc := sendConfig{publish: true}
+	for _, o := range opts {
+		if err := o(&sc); err != nil {
+			return err
+		}
+	}
+	if p.closing.Load() {
+		return ErrClosed
+	}
+	if msg.ID == "" {
+		msg.ID = channel.NewID()
+	}
+	if msg.Time.IsZero() {
+		msg.Time = time.Now()
+	}
+	if msg.Kind == 0 {
+		msg.Kind = channel.Event
+	}
+	if err := channel.ValidateTopic(msg.Channel); err != nil {
+		return fmt.Errorf("peer: Publish: %w", err)
+	}
+	if msg.To != "" || msg.Kind == channel.Reply {
+		return fmt.Errorf("%w: a published message has no To and is not a reply", channel.ErrInvalidMessage)
+	}
+	if err := msg.Validate(); err != nil {
+		return err
+	}
+	return p.send(context.WithValue(ctx, sendConfigKey{}, &sc), msg)
+}
+
+// publishCore is sendCore for Publish: one encoding, one copy per group.
+func (p *Peer) publishCore(ctx context.Context, msg *channel.Message, sc *sendConfig) error {
+	gs := p.groups.matching(msg.Channel)
+	if len(gs) == 0 {
+		p.stats.unheard.Add(1)
+		return nil
+	}
+	enc := wire.AppendMessage(make([]byte, 0, 64+len(msg.Body)), msg)
+	if max := p.tr.MaxMessageSize(); len(enc) > max {
+		return &transport.LimitError{What: "message", Size: uint64(len(enc)), Limit: uint64(max)}
+	}
+	var reliable []*group
+	for _, g := range gs {
+		if sc.bestEffort || g.unreliable() {
+			p.sendBestEffortCopy(ctx, g, msg.Channel, enc)
+			continue
+		}
+		reliable = append(reliable, g)
+	}
+	p.stats.published.Add(1)
+	if len(reliable) == 0 {
+		return nil
+	}
+	size := len(enc) + outMsgOverhead
+	// Room for every copy at once: an event reaches all its groups or none.
+	if err := p.buf.acquire(ctx, len(reliable), size*len(reliable), p.cfg.failFast, false); err != nil {
+		return err
+	}
+	var exp int64
+	if t := expiry(msg); !t.IsZero() {
+		exp = t.UnixNano()
+	}
+	var dead []deadMsg
+	for _, g := range reliable {
+		m := &outMsg{enc: enc, size: int32(size), policy: g.retryPolicy(sc.retry, &p.cfg.retry),
+			created: msg.Time.UnixNano(), expires: exp, group: g}
+		if p.ackStore {
+			rec := m.record("")
+			if err := p.store.Append(ctx, []*outbox.Record{&rec}); err != nil {
+				p.buf.release(1, size)
+				p.log.Error("store append failed", "err", err, "group", g.wire)
+				continue
+			}
+			m.storeSeq = rec.Seq
+		}
+		dead = append(dead, p.admitCopy(m, msg.Channel)...)
+		p.stats.sent.Add(1)
+	}
+	p.deadLetter(nil, dead)
+	return nil
+}
+
+// admitCopy counts a new copy against its group's bounds, dead-lettering
+// the overflow, and routes it.
+func (p *Peer) admitCopy(m *outMsg, topic string) []deadMsg {
+	g := m.group
+	d := p.pickMember(g, topic)
+	var dead []deadMsg
+	g.mu.Lock()
+	over := g.n+1 > g.maxCount || g.bytes+int(m.size) > g.maxBytes
+	g.n++
+	g.bytes += int(m.size)
+	var victim *outMsg
+	if over {
+		if !g.dropNewest && len(g.retained) > 0 {
+			victim = g.retained[0]
+			g.retained[0] = nil
+			g.retained = g.retained[1:]
+		}
+	}
+	g.mu.Unlock()
+	if over && victim == nil && !g.dropNewest && d != nil {
+		if dm, ok := d.dropOldest(g); ok {
+			// The copy left d's queue: it is dead-lettered below, as d's.
+			p.deadLetter(d, []deadMsg{dm})
+			over = false
+		}
+	}
+	switch {
+	case victim != nil:
+		dead = append(dead, deadMsg{m: victim, reason: ReasonOverflow, text: "group " + g.wire + " full"})
+	case over:
+		return append(dead, deadMsg{m: m, reason: ReasonOverflow, text: "group " + g.wire + " full"})
+	}
+	if dm := p.routeCopy(m, d); dm != nil {
+		dead = append(dead, *dm)
+	}
+	return dead
+}
+
+// routeCopy hands a group's copy to the member d (nil: none alive), or
+// retains it while the group is away, or gives it up when the group is gone.
+func (p *Peer) routeCopy(m *outMsg, d *dest) *deadMsg {
+	if d != nil && d.enqueue(m) {
+		return nil
+	}
+	g := m.group
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.gone {
+		return &deadMsg{m: m, reason: ReasonUnsubscribed, text: "group " + g.wire + " has no member left"}
+	}
+	g.retained = append(g.retained, m)
+	return nil
+}
+
+// rerouteCopy sends a copy that left a member (failover, refusal) to the
+// group again.
+func (p *Peer) rerouteCopy(m *outMsg, topic string) {
+	if dm := p.routeCopy(m, p.pickMember(m.group, topic)); dm != nil {
+		p.deadLetter(nil, []deadMsg{*dm})
+	}
+}
+
+// pickMember chooses the group's member for a copy: among the alive members
+// whose pattern matches the topic, the one with the fewest unacknowledged
+// messages, preferring connected ones; nil when none is alive.
+func (p *Peer) pickMember(g *group, topic string) *dest {
+	g.mu.Lock()
+	names := g.candidates(topic)
+	g.mu.Unlock()
+	best, bestScore, ties := "", 0, 0
+	for _, name := range names {
+		score := 0
+		if d := p.destIfAny(name); d != nil {
+			if d.isGone() {
+				continue
+			}
+			score = d.load()
+		}
+		best, bestScore, ties = pickLeast(best, bestScore, ties, name, score)
+	}
+	if best == "" {
+		return nil
+	}
+	d, err := p.dest(best)
+	if err != nil {
+		return nil
+	}
+	return d
+}
+
+// sendBestEffortCopy writes one copy at most once to a connected member.
+func (p *Peer) sendBestEffortCopy(ctx context.Context, g *group, topic string, enc []byte) {
+	d := p.pickMember(g, topic)
+	if d == nil || d.sendBestEffort(ctx, enc, g.wire) != nil {
+		p.stats.lostBestEffort.Add(1)
+	}
+}
