@@ -39,8 +39,8 @@ type group struct {
 	dropNewest bool
 	bestEffort bool
 	policy     *RetryPolicy // the peer's retry policy with maxAge as its age limit; replaced, never changed
-	n, bytes   int         // copies not yet acknowledged or dead-lettered
-	retained   []*outMsg   // copies waiting for a member to return
+	n, bytes   int          // copies not yet acknowledged or dead-lettered
+	retained   []*outMsg    // copies waiting for a member to return
 }
 
 type failedMember struct {
