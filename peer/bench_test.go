@@ -36,3 +36,26 @@ func BenchmarkSendALO64B(b *testing.B) { benchmarkSend(b, 64) }
 func BenchmarkSendBE64B(b *testing.B)  { benchmarkSend(b, 64, BestEffort()) }
 
 var benchCredit = 4096
+
+// One request at a time: ns/op is the round trip.
+func BenchmarkRequest64B(b *testing.B) {
+	rx := start(b, WithName("rx"), WithLogger(testLogger()))
+	rx.Handle("echo", func(ctx context.Context, m *channel.Message) error {
+		return Reply(ctx, &channel.Message{Body: m.Body})
+	})
+	tx := start(b, WithName("tx"), WithLogger(testLogger()), WithDiscovery(discovery.NewStatic(member(rx, "echo"))))
+	ctx := context.Background()
+	body := make([]byte, 64)
+	for i := 0; i < 100; i++ { // connect and warm up
+		if _, err := tx.Request(ctx, &channel.Message{Channel: "echo", Body: body}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := tx.Request(ctx, &channel.Message{Channel: "echo", Body: body}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -46,6 +46,7 @@ type dest struct {
 	initial uint64    // the receiver's initial credit; 0: no limit
 	stopped bool
 	gone    bool // discovery says the peer failed or left: fail over once disconnected
+	writing bool // the pump is writing a batch it took: no write may overtake it
 }
 
 // outMsg is one message in the retry buffer. It is kept small: the retry
@@ -119,12 +120,35 @@ func (d *dest) enqueue(m *outMsg) bool {
 	m.seq, m.queued = d.nextSeq, true
 	d.unacked = append(d.unacked, m)
 	d.live++
+	if d.writeNow(m) {
+		d.mu.Unlock()
+		d.p.stats.transmissions.Add(1)
+		return true
+	}
 	d.sendq = append(d.sendq, m)
 	first := len(d.sendq) == 1
 	d.mu.Unlock()
 	if first {
 		signal(d.wake)
 	}
+	return true
+}
+
+// writeNow hands m straight to the connection's writer when nothing is
+// queued before it and credit allows: one goroutine hop less than the pump,
+// which matters for a request's round trip. The caller holds d.mu.
+func (d *dest) writeNow(m *outMsg) bool {
+	if d.conn == nil || d.writing || !d.limited || len(d.sendq) > 0 || len(d.resendq) > 0 || len(d.skips) > 0 ||
+		(d.initial > 0 && m.seq > d.limit) {
+		return false
+	}
+	e := wire.Entry{Stream: dataStream, Seq: m.seq, Attempt: uint64(m.attempts + 1), Partition: wire.NoPartition,
+		Group: m.groupName(), Message: m.enc}
+	if d.conn.TrySend(&e) != nil {
+		return false // full or closing: the pump takes it
+	}
+	m.queued = false
+	m.attempts++
 	return true
 }
 
@@ -272,6 +296,7 @@ func (d *dest) pump() {
 		if c != nil {
 			batch = d.take(batch)
 		}
+		d.writing = len(batch) > 0
 		d.mu.Unlock()
 		d.p.deadLetter(d, dead)
 		for i := range batch {
@@ -282,6 +307,11 @@ func (d *dest) pump() {
 			d.p.stats.transmissions.Add(1)
 		}
 		clear(batch)
+		if len(batch) > 0 {
+			d.mu.Lock()
+			d.writing = false
+			d.mu.Unlock()
+		}
 		if !timer.Stop() {
 			select {
 			case <-timer.C:

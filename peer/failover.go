@@ -19,9 +19,7 @@ import (
 
 // membership reacts to a discovery event: fail over from a member that went,
 // take parked messages to one that came.
-func (p *Peer) membership(e discovery.Event) {
-	back, dead := p.groups.update(e, p.cfg.retry, time.Now())
-	p.deadLetter(nil, dead)
+func (p *Peer) membership(e discovery.Event, back []*group) {
 	d := p.destIfAny(e.Member.Name)
 	switch e.Type {
 	case discovery.Failed, discovery.Left:

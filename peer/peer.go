@@ -174,6 +174,11 @@ func (p *Peer) Members() []discovery.Member { return slices.Clone(p.view()) }
 // Name returns the peer's name.
 func (p *Peer) Name() string { return p.cfg.name }
 
+// Advertisement returns what the peer advertises to the cluster: its name,
+// endpoint, services and subscriptions (with their bounds), as other members
+// see it. A static member list (discovery.Static) can be built from it.
+func (p *Peer) Advertisement() discovery.Member { return p.member() }
+
 // Endpoint returns the data endpoint the peer listens on, with the real port.
 func (p *Peer) Endpoint() string { return p.tr.Endpoint() }
 
@@ -195,8 +200,12 @@ func (p *Peer) member() discovery.Member {
 
 func (p *Peer) onMember(e discovery.Event) {
 	p.log.Debug("membership", "event", e.Type, "member", e.Member.Name)
+	// Subscriber groups first: once Members shows a subscriber, Publish
+	// reaches it.
+	back, dead := p.groups.update(e, p.cfg.retry, time.Now())
 	p.refreshMembers()
-	p.membership(e)
+	p.deadLetter(nil, dead)
+	p.membership(e, back)
 }
 
 // refreshMembers caches the discovery view: routing reads it on every Send.

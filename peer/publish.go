@@ -33,7 +33,7 @@ func (p *Peer) Publish(ctx context.Context, msg *channel.Message, opts ...SendOp
 			return err
 		}
 	}
-	if p.closing.Load() {
+	if p.closing.Load() && !inHandler(ctx) {
 		return ErrClosed
 	}
 	if msg.ID == "" {
@@ -82,7 +82,7 @@ func (p *Peer) publishCore(ctx context.Context, msg *channel.Message, sc *sendCo
 	}
 	size := len(enc) + outMsgOverhead
 	// Room for every copy at once: an event reaches all its groups or none.
-	if err := p.buf.acquire(ctx, len(reliable), size*len(reliable), p.cfg.failFast, false); err != nil {
+	if err := p.buf.acquire(ctx, len(reliable), size*len(reliable), p.cfg.failFast, inHandler(ctx)); err != nil {
 		return err
 	}
 	var exp int64

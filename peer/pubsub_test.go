@@ -440,3 +440,48 @@ func TestSubscribeOptionsValidated(t *testing.T) {
 	// Static discovery carries what a member advertises.
 	_ = discovery.Subscription{}
 }
+
+// A handler that finishes during Close still sends what its work produces:
+// a command handled while its peer closes publishes its event, and the
+// event reaches the subscriber.
+func TestHandlerPublishesDuringClose(t *testing.T) {
+	running, release := make(chan struct{}), make(chan struct{})
+	sub := start(t, fastOpts("audit")...)
+	events := newCounter()
+	s := subscribe(t, sub, "orders.done", events.handler)
+	svc, err := New(context.Background(), append(fastOpts("svc"),
+		WithDiscovery(discovery.NewStatic(discovery.Member{Name: sub.Name(), Endpoint: sub.Endpoint(),
+			Subscriptions: []discovery.Subscription{{Pattern: s.Pattern()}}})))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Handle("orders", func(ctx context.Context, m *channel.Message) error {
+		close(running)
+		<-release
+		return svc.Publish(ctx, event("orders.done", 7))
+	})
+	tx := start(t, append(fastOpts("tx"), WithDiscovery(discovery.NewStatic(member(svc, "orders"))))...)
+	if err := tx.Send(context.Background(), indexed("orders", 7, "")); err != nil {
+		t.Fatal(err)
+	}
+	<-running
+	closed := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		closed <- svc.Close(ctx)
+	}()
+	waitFor(t, "closing", svc.closing.Load)
+	if err := svc.Publish(context.Background(), event("orders.done", 8)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("a publish outside handlers during Close: %v", err)
+	}
+	close(release)
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the event delivered", func() bool { return events.distinct() == 1 })
+	waitFor(t, "the command acknowledged", func() bool { return tx.Stats().InFlight == 0 })
+	if s := tx.Stats(); s.DeadLettered != 0 || s.Acked != 1 {
+		t.Fatalf("command stats: %+v", s)
+	}
+}

@@ -16,17 +16,26 @@ import (
 // and which are in progress; it hands new messages to services and sends
 // ACK and CREDIT, coalesced by one flusher goroutine.
 type receiver struct {
-	p    *Peer
-	wake chan struct{}
-	quit chan struct{}
+	p      *Peer
+	wake   chan struct{} // something to acknowledge: flush within ackDelay
+	urgent chan struct{} // ackBatch settled since the last flush: flush now
+	quit   chan struct{}
 	// flushMu makes a flush whole: Close's final flush must not return while
 	// the flusher goroutine still holds acknowledgements it has not queued.
 	flushMu sync.Mutex
 
-	mu      sync.Mutex
-	senders map[string]*inPeer
-	dirty   []*inPeer
+	mu        sync.Mutex
+	senders   map[string]*inPeer
+	dirty     []*inPeer
+	unflushed int // settles since the last flush
+	ackBatch  int
 }
+
+// ackDelay is how long an acknowledgement may wait for others to share its
+// packet, as TCP's delayed ACK does: a lone ACK written at once competes
+// with the reply its handler just sent (measured: a quarter of a request's
+// round trip). Under load ackBatch flushes first, so credit keeps flowing.
+const ackDelay = time.Millisecond
 
 // inPeer is what the receiver knows of one sender's current epoch.
 type inPeer struct {
@@ -95,7 +104,9 @@ type inMsg struct {
 func (r *receiver) init(p *Peer) {
 	r.p = p
 	r.wake = make(chan struct{}, 1)
+	r.urgent = make(chan struct{}, 1)
 	r.quit = make(chan struct{})
+	r.ackBatch = max(1, p.cfg.credit/8)
 	r.senders = make(map[string]*inPeer)
 }
 
@@ -334,7 +345,7 @@ func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
 // its service; nil when there is none here.
 func (p *Peer) handlerFor(e *wire.Entry, m *channel.Message) *service {
 	if e.Group != "" {
-		if s := p.subscription(e.Group); s != nil && channel.ValidateTopic(m.Channel) == nil && channel.MatchTopic(s.adv.Pattern, m.Channel) {
+		if s := p.subscription(e.Group); s != nil && channel.MatchTopic(s.adv.Pattern, m.Channel) {
 			return s.svc
 		}
 		return nil
@@ -425,10 +436,14 @@ func (r *receiver) settle(im *inMsg, o outcome, err error) {
 
 // markDirty queues ip for the flusher. The caller holds r.mu.
 func (r *receiver) markDirty(ip *inPeer) {
+	r.unflushed++
 	if !ip.dirty {
 		ip.dirty = true
 		r.dirty = append(r.dirty, ip)
 		signal(r.wake)
+	}
+	if r.unflushed == r.ackBatch {
+		signal(r.urgent)
 	}
 }
 
@@ -440,11 +455,23 @@ const maxAckRanges = 1 << 14
 // under load one packet covers many messages.
 func (r *receiver) flushLoop() {
 	defer r.p.wg.Done()
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	armed := false
 	for {
 		select {
+		case <-r.urgent:
+			r.flushNow()
 		case <-r.wake:
+			if !armed {
+				t.Reset(ackDelay)
+				armed = true
+			}
+		case <-t.C:
+			armed = false
 			r.flushNow()
 		case <-r.quit:
+			t.Stop()
 			return
 		}
 	}
@@ -461,6 +488,7 @@ func (r *receiver) flushNow() {
 	var outs []out
 	window := uint64(r.p.cfg.credit)
 	r.mu.Lock()
+	r.unflushed = 0
 	// Every settled seq is acknowledged, all ranges included (up to a
 	// bound no credit window reaches in practice): an omitted range would be
 	// resent, and handled twice, after a graceful restart.

@@ -69,7 +69,7 @@ type replySlot struct {
 func Reply(ctx context.Context, reply *channel.Message) error {
 	slot, _ := ctx.Value(replyKey{}).(*replySlot)
 	if slot == nil {
-		return errors.New("peer: Reply outside a handler of a request")
+		return errors.New("peer: Reply outside a handler, or for a message sent without Request (no ReplyTo)")
 	}
 	if reply == nil {
 		return fmt.Errorf("%w: nil reply", channel.ErrInvalidMessage)
@@ -80,13 +80,14 @@ func Reply(ctx context.Context, reply *channel.Message) error {
 	return nil
 }
 
-// sendReply sends the handler's reply to the requester.
-func (p *Peer) sendReply(req *channel.Message, slot *replySlot) {
+// sendReply sends the handler's reply to the requester; it reports whether
+// there was one.
+func (p *Peer) sendReply(req *channel.Message, slot *replySlot) bool {
 	slot.mu.Lock()
 	reply := slot.msg
 	slot.mu.Unlock()
 	if reply == nil {
-		return
+		return false
 	}
 	// No deadline: a reply the requester no longer waits for still arrives,
 	// and is counted there as late.
@@ -95,9 +96,10 @@ func (p *Peer) sendReply(req *channel.Message, slot *replySlot) {
 	defer cancel()
 	if err := p.Send(ctx, reply); err != nil {
 		p.log.Warn("sending a reply", "to", req.ReplyTo, "correlation", req.CorrelationID, "err", err)
-		return
+		return true
 	}
 	p.replyCache.put(req.ReplyTo, req.ID, reply)
+	return true
 }
 
 // pendingReplies hands replies, by correlation ID, to the Requests waiting

@@ -16,6 +16,12 @@ import (
 
 type sendConfigKey struct{}
 
+// handlerKey marks the contexts handlers run with: what a handler sends
+// is part of its work, which Close lets finish.
+type handlerKey struct{}
+
+func inHandler(ctx context.Context) bool { return ctx.Value(handlerKey{}) != nil }
+
 // Send sends msg one-way: to the peer named in msg.To, or else to one
 // instance of the service msg.Channel (the one with the fewest unacknowledged
 // messages among the connected ones). With no instance yet, the message waits
@@ -38,8 +44,8 @@ func (p *Peer) Send(ctx context.Context, msg *channel.Message, opts ...SendOptio
 		}
 	}
 	// A closing peer refuses new messages, but lets the handlers it waits for
-	// send their replies.
-	if p.closing.Load() && msg.Kind != channel.Reply {
+	// finish their work: send their replies, commands and events.
+	if p.closing.Load() && msg.Kind != channel.Reply && !inHandler(ctx) {
 		return ErrClosed
 	}
 	if msg.ID == "" {
@@ -94,7 +100,7 @@ func (p *Peer) sendCore(ctx context.Context, msg *channel.Message) error {
 		policy = sc.retry
 	}
 	size := len(enc) + outMsgOverhead
-	if err := p.buf.acquire(ctx, 1, size, p.cfg.failFast, msg.Kind == channel.Reply); err != nil {
+	if err := p.buf.acquire(ctx, 1, size, p.cfg.failFast, msg.Kind == channel.Reply || inHandler(ctx)); err != nil {
 		return err
 	}
 	m := &outMsg{enc: enc, size: int32(size), policy: policy, created: msg.Time.UnixNano()}

@@ -3,6 +3,7 @@ package peer
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/meshmq/meshmq/channel"
@@ -17,7 +18,8 @@ type service struct {
 	name  string
 	h     channel.Handler
 	conc  int
-	scope string // dedup scope: "" for a service, the subscription key
+	scope string          // dedup scope: "" for a service, the subscription key
+	ctx   context.Context // the peer's, marked as a handler's
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -43,7 +45,8 @@ type keyQueue struct {
 }
 
 func newService(p *Peer, name string, h channel.Handler, conc int) *service {
-	s := &service{p: p, name: name, h: h, conc: conc, keys: make(map[keyID]*keyQueue)}
+	s := &service{p: p, name: name, h: h, conc: conc, keys: make(map[keyID]*keyQueue),
+		ctx: context.WithValue(p.ctx, handlerKey{}, true)}
 	s.cond = sync.NewCond(&s.mu)
 	return s
 }
@@ -215,7 +218,7 @@ func (s *service) run(im *inMsg) (o outcome, err error) {
 			s.p.stats.handlerErrors.Add(1)
 		}
 	}()
-	ctx := s.p.ctx
+	ctx := s.ctx
 	if !im.msg.Deadline.IsZero() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, im.msg.Deadline)
@@ -229,8 +232,12 @@ func (s *service) run(im *inMsg) (o outcome, err error) {
 	err = s.h(ctx, &im.msg)
 	switch {
 	case err == nil:
-		if slot != nil {
-			s.p.sendReply(&im.msg, slot) // only a handler that succeeded answers
+		if slot != nil && s.p.sendReply(&im.msg, slot) { // only a handler that succeeded answers
+			// The reply woke the connection's writer; the acknowledgement
+			// about to be recorded would wake the flusher, which the
+			// scheduler runs first. Yield so the reply is written first:
+			// it is what the requester waits for.
+			runtime.Gosched()
 		}
 		return handled, nil
 	case channel.IsPermanent(err):

@@ -92,7 +92,8 @@ func (p *Peer) Subscribe(pattern string, h channel.Handler, opts ...HandleOption
 	p.mu.Unlock()
 	s.svc.start()
 	if err := p.disc.Update(p.member()); err != nil {
-		return s, fmt.Errorf("peer: advertising the subscription: %w", err)
+		s.Unsubscribe(context.Background())
+		return nil, fmt.Errorf("peer: advertising the subscription: %w", err)
 	}
 	return s, nil
 }

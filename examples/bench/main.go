@@ -74,6 +74,7 @@ func main() {
 			return float64(peak) / (1 << 20), err
 		}},
 		{"raw_zmq4_pubsub3_64B_deliveries_per_s", "deliveries/s", func(ctx context.Context) (float64, error) { return rawPubSub3(ctx, 64, n(30_000)) }},
+		{"publish_alo_3subs_64B_deliveries_per_s", "deliveries/s", func(ctx context.Context) (float64, error) { return publishFanout(ctx, 64, n(200_000), 3) }},
 	}
 	latencies := []latencyFigure{
 		{"raw_zmq4_rtt_64B", func(ctx context.Context) ([]time.Duration, error) { return rawRTT(ctx, 64, n(1_000), n(20_000)) }},

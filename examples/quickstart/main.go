@@ -5,6 +5,12 @@
 // the dead-letter callback. At the end it prints what was sent, handled,
 // retried and dead-lettered.
 //
+// Billing also publishes a "billing.charged" event for every charge it
+// makes, which an "audit" subscription in the orders peer receives (a peer
+// does not deliver its own events to itself, so publisher and subscriber are
+// different peers), and orders asks the "billing.balance" service for the
+// total with one Request, which billing answers with peer.Reply.
+//
 //	go run ./examples/quickstart
 package main
 
@@ -30,6 +36,12 @@ type Charge struct {
 	Cents   int64  `json:"cents"`
 }
 
+// Balance is billing's answer to a billing.balance request.
+type Balance struct {
+	Charges int   `json:"charges"`
+	Cents   int64 `json:"cents"`
+}
+
 const charges = 2000
 
 func main() {
@@ -40,28 +52,58 @@ func main() {
 	}
 }
 
-// billing is the handler: it remembers which orders it charged.
+// billing is the handler: it remembers which orders it charged, and
+// announces each charge with a billing.charged event.
 type billing struct {
 	mu      sync.Mutex
 	charged map[string]int
+	cents   int64
 	flaky   atomic.Bool // the first attempt at o-0500 fails
 }
 
-func (b *billing) handle(ctx context.Context, m *channel.Message) error {
-	var c Charge
-	if err := m.Decode(&c); err != nil {
+// handle charges one order. p is the billing peer the handler runs in, for
+// publishing.
+func (b *billing) handle(p *peer.Peer) channel.Handler {
+	return func(ctx context.Context, m *channel.Message) error {
+		var c Charge
+		if err := m.Decode(&c); err != nil {
+			return channel.Permanent(err)
+		}
+		switch {
+		case c.Cents < 0:
+			return channel.Permanent(fmt.Errorf("order %s: negative amount", c.OrderID))
+		case c.OrderID == "o-0500" && b.flaky.CompareAndSwap(false, true):
+			return errors.New("payment gateway timed out") // retried by the sender
+		}
+		// The event goes out first: a handler still running when its peer
+		// closes may not publish (ErrClosed), and the error makes orders
+		// resend the charge, to be charged (once) after the restart.
+		ev, err := channel.NewEvent("billing.charged", c)
+		if err != nil {
+			return channel.Permanent(err)
+		}
+		ev.Key = c.OrderID
+		if err := p.Publish(ctx, ev); err != nil {
+			return err
+		}
+		b.mu.Lock()
+		b.charged[c.OrderID]++
+		b.cents += c.Cents
+		b.mu.Unlock()
+		return nil
+	}
+}
+
+// balance answers a billing.balance request with what billing charged.
+func (b *billing) balance(ctx context.Context, m *channel.Message) error {
+	b.mu.Lock()
+	bal := Balance{Charges: len(b.charged), Cents: b.cents}
+	b.mu.Unlock()
+	reply := &channel.Message{}
+	if err := reply.Encode(nil, bal); err != nil {
 		return channel.Permanent(err)
 	}
-	switch {
-	case c.Cents < 0:
-		return channel.Permanent(fmt.Errorf("order %s: negative amount", c.OrderID))
-	case c.OrderID == "o-0500" && b.flaky.CompareAndSwap(false, true):
-		return errors.New("payment gateway timed out") // retried by the sender
-	}
-	b.mu.Lock()
-	b.charged[c.OrderID]++
-	b.mu.Unlock()
-	return nil
+	return peer.Reply(ctx, reply) // sent to the requester once we return nil
 }
 
 func (b *billing) handled() (distinct, twice int) {
@@ -75,13 +117,49 @@ func (b *billing) handled() (distinct, twice int) {
 	return len(b.charged), twice
 }
 
-func startBilling(ctx context.Context, b *billing, listen string) (*peer.Peer, error) {
+// audit is the orders peer's subscriber to billing's events.
+type audit struct {
+	mu   sync.Mutex
+	seen map[string]int // order ID: billing.charged events received
+}
+
+func (a *audit) handle(ctx context.Context, m *channel.Message) error {
+	var c Charge
+	if err := m.Decode(&c); err != nil {
+		return channel.Permanent(err)
+	}
+	a.mu.Lock()
+	a.seen[c.OrderID]++
+	a.mu.Unlock()
+	return nil
+}
+
+func (a *audit) received() (distinct, twice int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, n := range a.seen {
+		if n > 1 {
+			twice++
+		}
+	}
+	return len(a.seen), twice
+}
+
+// startBilling starts the billing peer. Its static member list holds orders
+// with its subscriptions: that is how a publisher knows whom to send events
+// to (gossip would tell it by itself).
+func startBilling(ctx context.Context, b *billing, listen string, orders discovery.Member) (*peer.Peer, error) {
 	p, err := peer.New(ctx, peer.WithName("billing"), peer.WithListen(listen),
+		peer.WithDiscovery(discovery.NewStatic(orders)),
 		peer.WithHeartbeat(100*time.Millisecond, time.Second), peer.WithReconnect(10*time.Millisecond, 200*time.Millisecond))
 	if err != nil {
 		return nil, err
 	}
-	if err := p.Handle("billing", b.handle, peer.Concurrency(4)); err != nil {
+	err = p.Handle("billing", b.handle(p), peer.Concurrency(4))
+	if err == nil {
+		err = p.Handle("billing.balance", b.balance)
+	}
+	if err != nil {
 		p.Close(ctx)
 		return nil, err
 	}
@@ -91,17 +169,16 @@ func startBilling(ctx context.Context, b *billing, listen string) (*peer.Peer, e
 // run is the demo; it writes its story to out.
 func run(ctx context.Context, out io.Writer) error {
 	b := &billing{charged: map[string]int{}}
-	bill, err := startBilling(ctx, b, "tcp://127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	endpoint := bill.Endpoint()
-	fmt.Fprintf(out, "billing listens on %s\n", endpoint)
+	a := &audit{seen: map[string]int{}}
 
+	// orders starts first, with an empty member list, so that billing's list
+	// can hold orders' endpoint and subscription; billing is added to orders'
+	// list once it listens.
 	var deadMu sync.Mutex
 	var dead []peer.DeadLetter
+	view := discovery.NewStatic()
 	orders, err := peer.New(ctx, peer.WithName("orders"),
-		peer.WithDiscovery(discovery.NewStatic(discovery.Member{Name: "billing", Endpoint: endpoint, Services: []string{"billing"}})),
+		peer.WithDiscovery(view),
 		peer.WithRetry(peer.RetryPolicy{MaxAttempts: 5, MaxAge: time.Minute, MinBackoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, Jitter: 0.5}),
 		peer.WithReconnect(10*time.Millisecond, 200*time.Millisecond),
 		peer.WithDeadLetter(func(d peer.DeadLetter) {
@@ -110,10 +187,23 @@ func run(ctx context.Context, out io.Writer) error {
 			deadMu.Unlock()
 		}))
 	if err != nil {
-		bill.Close(ctx)
 		return err
 	}
 	defer orders.Close(ctx)
+	auditSub, err := orders.Subscribe("billing.charged", a.handle, peer.Group("audit"), peer.Concurrency(4))
+	if err != nil {
+		return err
+	}
+	ordersMember := discovery.Member{Name: "orders", Endpoint: orders.Endpoint(),
+		Subscriptions: []discovery.Subscription{{Pattern: auditSub.Pattern(), Group: auditSub.Group()}}}
+
+	bill, err := startBilling(ctx, b, "tcp://127.0.0.1:0", ordersMember)
+	if err != nil {
+		return err
+	}
+	endpoint := bill.Endpoint()
+	fmt.Fprintf(out, "billing listens on %s\n", endpoint)
+	view.Add(discovery.Member{Name: "billing", Endpoint: endpoint, Services: []string{"billing", "billing.balance"}})
 
 	fmt.Fprintf(out, "orders sends %d charges to the billing service...\n", charges)
 	for i := 0; i < charges; i++ {
@@ -138,7 +228,7 @@ func run(ctx context.Context, out io.Writer) error {
 			if err := bill.Close(ctx); err != nil {
 				return err
 			}
-			if bill, err = startBilling(ctx, b, endpoint); err != nil {
+			if bill, err = startBilling(ctx, b, endpoint, ordersMember); err != nil {
 				return err
 			}
 			fmt.Fprintln(out, "billing is back on the same address")
@@ -146,11 +236,13 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	defer bill.Close(ctx)
 
-	// Wait until every charge is acknowledged or dead-lettered.
-	for orders.Stats().InFlight > 0 {
+	// Wait until every charge is acknowledged or dead-lettered, and then
+	// every billing.charged event.
+	for orders.Stats().InFlight > 0 || bill.Stats().InFlight > 0 {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%d charges still unacknowledged: %w", orders.Stats().InFlight, ctx.Err())
+			return fmt.Errorf("%d charges, %d events still unacknowledged: %w",
+				orders.Stats().InFlight, bill.Stats().InFlight, ctx.Err())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -162,5 +254,26 @@ func run(ctx context.Context, out io.Writer) error {
 	for _, d := range dead {
 		fmt.Fprintf(out, "dead letter: %s, %s after %d attempt(s): %v\n", d.Message.Key, d.Reason, d.Attempts, d.Err)
 	}
+
+	// Publish/subscribe: what the audit subscription received.
+	events, eventsTwice := a.received()
+	fmt.Fprintf(out, "audit received %d billing.charged events (%d twice)\n", events, eventsTwice)
+
+	// Request/reply: one question to the billing.balance service.
+	req, err := channel.NewCommand("billing.balance", nil)
+	if err != nil {
+		return err
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer rcancel()
+	reply, err := orders.Request(rctx, req)
+	if err != nil {
+		return fmt.Errorf("billing.balance request: %w", err)
+	}
+	var bal Balance
+	if err := reply.Decode(&bal); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "billing.balance replied: %d charges, %d cents\n", bal.Charges, bal.Cents)
 	return nil
 }

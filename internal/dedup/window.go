@@ -49,10 +49,14 @@ func (t *table) has(h uint64) bool {
 	}
 }
 
+// add inserts h unless present, in one probe sequence.
 func (t *table) add(h uint64) {
 	mask := uint64(len(t.slots) - 1)
 	i := h & mask
 	for t.slots[i] != 0 {
+		if t.slots[i] == h {
+			return
+		}
 		i = (i + 1) & mask
 	}
 	t.slots[i] = h
@@ -106,10 +110,10 @@ func (w *Window) Add(scope, id string) {
 	h := w.hash(scope, id)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.cur.has(h) || w.prev.has(h) {
-		return
-	}
-	if w.cur.n >= w.half {
+	// An ID still in the previous generation is added to the current one
+	// too: it stays as long as if it were new. The tables are larger than
+	// the caches, so each probe sequence saved is a cache miss saved.
+	if w.cur.n >= w.half && !w.cur.has(h) {
 		w.prev, w.cur = w.cur, w.prev
 		w.cur.reset()
 	}
