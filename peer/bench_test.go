@@ -2,6 +2,8 @@ package peer
 
 import (
 	"context"
+	"slices"
+	"time"
 	"sync/atomic"
 	"testing"
 
@@ -51,11 +53,18 @@ func BenchmarkRequest64B(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	rtts := make([]time.Duration, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
 		if _, err := tx.Request(ctx, &channel.Message{Channel: "echo", Body: body}); err != nil {
 			b.Fatal(err)
 		}
+		rtts[i] = time.Since(t0)
 	}
+	b.StopTimer()
+	slices.Sort(rtts)
+	b.ReportMetric(float64(rtts[len(rtts)/2].Microseconds()), "p50_us")
+	b.ReportMetric(float64(rtts[len(rtts)*99/100].Microseconds()), "p99_us")
 }

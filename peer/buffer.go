@@ -27,6 +27,17 @@ func (b *buffer) init(maxN, maxBytes int) {
 // ctx ends unless failFast. They always fit an empty buffer. A closed buffer
 // takes only what afterClose allows (replies of finishing handlers).
 func (b *buffer) acquire(ctx context.Context, n, size int, failFast, afterClose bool) error {
+	return b.admit(ctx, n, size, failFast, afterClose, false)
+}
+
+// force admits at once, beyond the bounds: for replies, which are at most
+// one per running handler, so that a handler never waits on a buffer that
+// its own peer's traffic filled.
+func (b *buffer) force(n, size int) {
+	b.admit(context.Background(), n, size, false, true, true)
+}
+
+func (b *buffer) admit(ctx context.Context, n, size int, failFast, afterClose, force bool) error {
 	waited := false
 	for {
 		b.mu.Lock()
@@ -34,7 +45,7 @@ func (b *buffer) acquire(ctx context.Context, n, size int, failFast, afterClose 
 			b.mu.Unlock()
 			return ErrClosed
 		}
-		if b.n == 0 || (b.n+n <= b.maxN && b.bytes+size <= b.maxBytes) {
+		if force || b.n == 0 || (b.n+n <= b.maxN && b.bytes+size <= b.maxBytes) {
 			b.n += n
 			b.bytes += size
 			room := b.n < b.maxN && b.bytes < b.maxBytes

@@ -62,6 +62,7 @@ type outMsg struct {
 	attempts int32
 	size     int32  // what it counts in the buffer
 	group    *group // the subscriber group of a published copy; nil for Send
+	fresh    bool   // its ID was made for it: its first transmission is flagged fresh
 	done     bool
 	queued   bool // in sendq or resendq
 	waiting  bool // in retries
@@ -77,6 +78,14 @@ func (m *outMsg) record(dest string) outbox.Record {
 		r.ID, r.Channel, r.Key = hdr.ID, hdr.Channel, hdr.Key
 	}
 	return r
+}
+
+// flags are the entry flags of transmission number attempt.
+func (m *outMsg) flags(attempt int32) wire.Flags {
+	if m.fresh && attempt == 1 {
+		return wire.FlagFresh
+	}
+	return 0
 }
 
 func (m *outMsg) groupName() string {
@@ -100,14 +109,14 @@ func (d *dest) connected() bool {
 	return d.conn != nil
 }
 
-// load is how busy the destination is, for routing.
-func (d *dest) load() int {
+// routeLoad is load and isGone in one lock.
+func (d *dest) routeLoad() (load int, gone bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.conn == nil {
-		return d.live + disconnectedPenalty
+		return d.live + disconnectedPenalty, d.gone
 	}
-	return d.live
+	return d.live, d.gone
 }
 
 func (d *dest) enqueue(m *outMsg) bool {
@@ -143,7 +152,7 @@ func (d *dest) writeNow(m *outMsg) bool {
 		return false
 	}
 	e := wire.Entry{Stream: dataStream, Seq: m.seq, Attempt: uint64(m.attempts + 1), Partition: wire.NoPartition,
-		Group: m.groupName(), Message: m.enc}
+		Group: m.groupName(), Flags: m.flags(m.attempts + 1), Message: m.enc}
 	if d.conn.TrySend(&e) != nil {
 		return false // full or closing: the pump takes it
 	}
@@ -371,7 +380,7 @@ func (d *dest) write(batch []wire.Entry, m *outMsg) []wire.Entry {
 		d.p.stats.retried.Add(1)
 	}
 	return append(batch, wire.Entry{Stream: dataStream, Seq: m.seq, Attempt: uint64(m.attempts),
-		Partition: wire.NoPartition, Group: m.groupName(), Message: m.enc})
+		Partition: wire.NoPartition, Group: m.groupName(), Flags: m.flags(m.attempts), Message: m.enc})
 }
 
 // sweep finds messages past their age limit or expiry. The caller holds d.mu.

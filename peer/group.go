@@ -30,6 +30,7 @@ type group struct {
 
 	mu      sync.Mutex
 	members map[string]discovery.Subscription // alive members
+	alive   []groupMember                     // members as a list, for Publish
 	failed  map[string]failedMember           // crashed members that may return
 	gone    bool                              // no member left: copies are given up
 	// Effective bounds: the largest of the members', defaults for zeros.
@@ -41,6 +42,13 @@ type group struct {
 	policy     *RetryPolicy // the peer's retry policy with maxAge as its age limit; replaced, never changed
 	n, bytes   int          // copies not yet acknowledged or dead-lettered
 	retained   []*outMsg    // copies waiting for a member to return
+}
+
+// groupMember caches what Publish needs of an alive member.
+type groupMember struct {
+	name    string
+	pattern string
+	d       *dest // nil until first sent to
 }
 
 type failedMember struct {
@@ -89,18 +97,6 @@ func (g *group) matches(topic string) bool {
 		}
 	}
 	return false
-}
-
-// candidates returns the alive members whose pattern matches topic. The
-// caller holds g.mu.
-func (g *group) candidates(topic string) []string {
-	var out []string
-	for name, s := range g.members {
-		if channel.MatchTopic(s.Pattern, topic) {
-			out = append(out, name)
-		}
-	}
-	return out
 }
 
 // has reports whether member is an alive member of the group.
@@ -173,6 +169,22 @@ func (g *group) recompute(base RetryPolicy) {
 	}
 }
 
+// list rebuilds alive from members, keeping the known destinations. The
+// caller holds g.mu.
+func (g *group) list() {
+	old := g.alive
+	g.alive = make([]groupMember, 0, len(g.members))
+	for name, s := range g.members {
+		gm := groupMember{name: name, pattern: s.Pattern}
+		for _, o := range old {
+			if o.name == name {
+				gm.d = o.d
+			}
+		}
+		g.alive = append(g.alive, gm)
+	}
+}
+
 // groupKey is a subscription's group identity at the publisher.
 func groupKey(member string, s discovery.Subscription) string {
 	if s.Group != "" {
@@ -231,6 +243,7 @@ func (gs *groups) update(e discovery.Event, base RetryPolicy, now time.Time) (ba
 			changed = true
 		}
 		g.recompute(base)
+		g.list()
 		if len(g.members) == 0 && len(g.failed) == 0 {
 			dead = append(dead, g.end()...)
 			delete(gs.byKey, key)

@@ -335,6 +335,7 @@ type sendConfig struct {
 	retry      *RetryPolicy
 	bestEffort bool
 	publish    bool // set by Publish
+	freshID    bool // Send or Publish made the message's ID
 }
 
 // Retry overrides the peer's retry policy for this message.

@@ -3,6 +3,7 @@ package peer
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/meshmq/meshmq/channel"
@@ -38,6 +39,7 @@ func (p *Peer) Publish(ctx context.Context, msg *channel.Message, opts ...SendOp
 	}
 	if msg.ID == "" {
 		msg.ID = channel.NewID()
+		sc.freshID = true
 	}
 	if msg.Time.IsZero() {
 		msg.Time = time.Now()
@@ -53,6 +55,9 @@ func (p *Peer) Publish(ctx context.Context, msg *channel.Message, opts ...SendOp
 	}
 	if err := msg.Validate(); err != nil {
 		return err
+	}
+	if len(p.cfg.sendMW) == 0 {
+		return p.publishCore(ctx, msg, &sc) // no chain to carry sc through
 	}
 	return p.send(context.WithValue(ctx, sendConfigKey{}, &sc), msg)
 }
@@ -90,9 +95,11 @@ func (p *Peer) publishCore(ctx context.Context, msg *channel.Message, sc *sendCo
 		exp = t.UnixNano()
 	}
 	var dead []deadMsg
-	for _, g := range reliable {
-		m := &outMsg{enc: enc, size: int32(size), policy: g.retryPolicy(sc.retry, &p.cfg.retry),
-			created: msg.Time.UnixNano(), expires: exp, group: g}
+	copies := make([]outMsg, len(reliable)) // one allocation for all
+	for i, g := range reliable {
+		m := &copies[i]
+		*m = outMsg{enc: enc, size: int32(size), policy: g.retryPolicy(sc.retry, &p.cfg.retry),
+			created: msg.Time.UnixNano(), expires: exp, group: g, fresh: sc.freshID}
 		if p.ackStore {
 			rec := m.record("")
 			if err := p.store.Append(ctx, []*outbox.Record{&rec}); err != nil {
@@ -175,26 +182,46 @@ func (p *Peer) rerouteCopy(m *outMsg, topic string) {
 // whose pattern matches the topic, the one with the fewest unacknowledged
 // messages, preferring connected ones; nil when none is alive.
 func (p *Peer) pickMember(g *group, topic string) *dest {
-	g.mu.Lock()
-	names := g.candidates(topic)
-	g.mu.Unlock()
-	best, bestScore, ties := "", 0, 0
-	for _, name := range names {
-		score := 0
-		if d := p.destIfAny(name); d != nil {
-			if d.isGone() {
+	best, bestScore, ties := -1, 0, 0
+	g.mu.Lock() // lock order: g.mu, then p.mu, then d.mu
+	for i := range g.alive {
+		gm := &g.alive[i]
+		if !channel.MatchTopic(gm.pattern, topic) {
+			continue
+		}
+		if gm.d == nil {
+			gm.d = p.destIfAny(gm.name)
+		}
+		score := 0 // never sent to: dial it, so the load spreads
+		if gm.d != nil {
+			var gone bool
+			if score, gone = gm.d.routeLoad(); gone {
 				continue
 			}
-			score = d.load()
 		}
-		best, bestScore, ties = pickLeast(best, bestScore, ties, name, score)
+		switch {
+		case best < 0 || score < bestScore:
+			best, bestScore, ties = i, score, 1
+		case score == bestScore:
+			if ties++; rand.IntN(ties) == 0 {
+				best = i
+			}
+		}
 	}
-	if best == "" {
+	var d *dest
+	name := ""
+	if best >= 0 {
+		d, name = g.alive[best].d, g.alive[best].name
+	}
+	g.mu.Unlock()
+	if best < 0 {
 		return nil
 	}
-	d, err := p.dest(best)
-	if err != nil {
-		return nil
+	if d == nil {
+		var err error
+		if d, err = p.dest(name); err != nil {
+			return nil
+		}
 	}
 	return d
 }

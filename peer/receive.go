@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -17,7 +18,7 @@ import (
 // ACK and CREDIT, coalesced by one flusher goroutine.
 type receiver struct {
 	p      *Peer
-	wake   chan struct{} // something to acknowledge: flush within ackDelay
+	timer  *time.Timer   // armed when something waits to be acknowledged: flush within ackDelay
 	urgent chan struct{} // ackBatch settled since the last flush: flush now
 	quit   chan struct{}
 	// flushMu makes a flush whole: Close's final flush must not return while
@@ -27,7 +28,8 @@ type receiver struct {
 	mu        sync.Mutex
 	senders   map[string]*inPeer
 	dirty     []*inPeer
-	unflushed int // settles since the last flush
+	unflushed int  // settles since the last flush
+	armed     bool // timer runs
 	ackBatch  int
 }
 
@@ -36,6 +38,9 @@ type receiver struct {
 // with the reply its handler just sent (measured: a quarter of a request's
 // round trip). Under load ackBatch flushes first, so credit keeps flowing.
 const ackDelay = time.Millisecond
+
+// yieldBelow: a DATA packet of fewer entries is latency-bound traffic.
+const yieldBelow = 4
 
 // inPeer is what the receiver knows of one sender's current epoch.
 type inPeer struct {
@@ -103,7 +108,8 @@ type inMsg struct {
 
 func (r *receiver) init(p *Peer) {
 	r.p = p
-	r.wake = make(chan struct{}, 1)
+	r.timer = time.NewTimer(time.Hour)
+	r.timer.Stop()
 	r.urgent = make(chan struct{}, 1)
 	r.quit = make(chan struct{})
 	r.ackBatch = max(1, p.cfg.credit/8)
@@ -185,7 +191,11 @@ func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
 	for i := range pk.Entries {
 		e := &pk.Entries[i]
 		if e.Flags&wire.FlagSkip == 0 {
-			if err := wire.DecodeMessage(e.Message, &ims[i].msg); err != nil {
+			var prev *channel.Message
+			if i > 0 {
+				prev = &ims[i-1].msg
+			}
+			if err := wire.DecodeMessageAfter(e.Message, &ims[i].msg, prev); err != nil {
 				if errs == nil {
 					errs = make([]error, len(pk.Entries))
 				}
@@ -207,6 +217,7 @@ func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
 	}
 	now := time.Now()
 	closing := p.closing.Load()
+	handed := 0 // messages handed to handlers
 	r.mu.Lock()
 	ip := r.sender(c)
 	for i := range pk.Entries {
@@ -262,7 +273,7 @@ func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
 			nack(e, wire.ReasonUndecodable, err.Error())
 			r.markDirty(ip)
 			continue
-		case p.dedup.Seen(e.Group, m.ID):
+		case e.Flags&wire.FlagFresh == 0 && p.dedup.Seen(e.Group, m.ID):
 			st.settled.Add(e.Seq)
 			p.stats.duplicates.Add(1)
 			r.markDirty(ip)
@@ -312,6 +323,7 @@ func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
 		}
 		m.From, m.Attempt = ip.name, int(e.Attempt)
 		im.from, im.stream, im.seq, im.svc = ip, st, e.Seq, s
+		handed++
 		if !s.enqueue(im) {
 			nack(e, wire.ReasonNoHandler, "handler of "+m.Channel+" stopped on "+p.cfg.name)
 			continue
@@ -326,6 +338,12 @@ func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
 		if !p.replies.deliver(m.CorrelationID, m) {
 			p.stats.lateReplies.Add(1)
 		}
+	}
+	if len(pk.Entries) <= yieldBelow && handed+len(replies) > 0 {
+		// A lone message (a request, its reply): let the goroutine just
+		// readied — a handler's worker, a waiting Request — run now, not
+		// after this read loop has gone back to the network and parked.
+		runtime.Gosched()
 	}
 	if len(cached) > 0 {
 		p.stats.cachedReplies.Add(uint64(len(cached)))
@@ -440,7 +458,12 @@ func (r *receiver) markDirty(ip *inPeer) {
 	if !ip.dirty {
 		ip.dirty = true
 		r.dirty = append(r.dirty, ip)
-		signal(r.wake)
+	}
+	if !r.armed {
+		// A timer, not a wake-up of the flusher: at low rates a goroutine
+		// switch per message would cost more than the flush itself.
+		r.armed = true
+		r.timer.Reset(ackDelay)
 	}
 	if r.unflushed == r.ackBatch {
 		signal(r.urgent)
@@ -455,23 +478,14 @@ const maxAckRanges = 1 << 14
 // under load one packet covers many messages.
 func (r *receiver) flushLoop() {
 	defer r.p.wg.Done()
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	armed := false
 	for {
 		select {
 		case <-r.urgent:
 			r.flushNow()
-		case <-r.wake:
-			if !armed {
-				t.Reset(ackDelay)
-				armed = true
-			}
-		case <-t.C:
-			armed = false
+		case <-r.timer.C:
 			r.flushNow()
 		case <-r.quit:
-			t.Stop()
+			r.timer.Stop()
 			return
 		}
 	}
@@ -488,7 +502,7 @@ func (r *receiver) flushNow() {
 	var outs []out
 	window := uint64(r.p.cfg.credit)
 	r.mu.Lock()
-	r.unflushed = 0
+	r.unflushed, r.armed = 0, false
 	// Every settled seq is acknowledged, all ranges included (up to a
 	// bound no credit window reaches in practice): an omitted range would be
 	// resent, and handled twice, after a graceful restart.

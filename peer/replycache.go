@@ -1,9 +1,7 @@
 package peer
 
 import (
-	"context"
 	"sync"
-	"time"
 
 	"github.com/meshmq/meshmq/channel"
 )
@@ -71,9 +69,7 @@ func (c *replyCache) get(requester, id string) *channel.Message {
 
 // resendReply sends a copy of a cached reply.
 func (p *Peer) resendReply(r *channel.Message) {
-	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
-	defer cancel()
-	if err := p.Send(ctx, r); err != nil {
+	if err := p.Send(p.ctx, r); err != nil {
 		p.log.Warn("resending a cached reply", "to", r.To, "correlation", r.CorrelationID, "err", err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/meshmq/meshmq/channel"
 )
@@ -92,9 +91,8 @@ func (p *Peer) sendReply(req *channel.Message, slot *replySlot) bool {
 	// No deadline: a reply the requester no longer waits for still arrives,
 	// and is counted there as late.
 	reply.Kind, reply.To, reply.CorrelationID, reply.Channel = channel.Reply, req.ReplyTo, req.CorrelationID, ""
-	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
-	defer cancel()
-	if err := p.Send(ctx, reply); err != nil {
+	// A reply never waits for room in the retry buffer (buffer.force).
+	if err := p.Send(p.ctx, reply); err != nil {
 		p.log.Warn("sending a reply", "to", req.ReplyTo, "correlation", req.CorrelationID, "err", err)
 		return true
 	}

@@ -50,6 +50,7 @@ func (p *Peer) Send(ctx context.Context, msg *channel.Message, opts ...SendOptio
 	}
 	if msg.ID == "" {
 		msg.ID = channel.NewID()
+		sc.freshID = true
 	}
 	if msg.Time.IsZero() {
 		msg.Time = time.Now()
@@ -60,13 +61,13 @@ func (p *Peer) Send(ctx context.Context, msg *channel.Message, opts ...SendOptio
 	if err := msg.Validate(); err != nil {
 		return err
 	}
-	if len(opts) > 0 {
-		ctx = context.WithValue(ctx, sendConfigKey{}, &sc)
+	if len(p.cfg.sendMW) == 0 {
+		return p.sendWith(ctx, msg, &sc) // no chain to carry sc through
 	}
-	return p.send(ctx, msg)
+	return p.send(context.WithValue(ctx, sendConfigKey{}, &sc), msg)
 }
 
-// sendCore is the innermost SendFunc: route, encode once, buffer, queue.
+// sendCore is the innermost SendFunc: the end of the middleware chain.
 func (p *Peer) sendCore(ctx context.Context, msg *channel.Message) error {
 	sc, _ := ctx.Value(sendConfigKey{}).(*sendConfig)
 	if sc == nil {
@@ -75,6 +76,11 @@ func (p *Peer) sendCore(ctx context.Context, msg *channel.Message) error {
 	if sc.publish {
 		return p.publishCore(ctx, msg, sc)
 	}
+	return p.sendWith(ctx, msg, sc)
+}
+
+// sendWith routes, encodes once, buffers and queues.
+func (p *Peer) sendWith(ctx context.Context, msg *channel.Message, sc *sendConfig) error {
 	target, err := p.route(msg)
 	if err != nil && (msg.To != "" || !errors.Is(err, ErrNoRoute)) {
 		return err
@@ -100,10 +106,12 @@ func (p *Peer) sendCore(ctx context.Context, msg *channel.Message) error {
 		policy = sc.retry
 	}
 	size := len(enc) + outMsgOverhead
-	if err := p.buf.acquire(ctx, 1, size, p.cfg.failFast, msg.Kind == channel.Reply || inHandler(ctx)); err != nil {
+	if msg.Kind == channel.Reply {
+		p.buf.force(1, size)
+	} else if err := p.buf.acquire(ctx, 1, size, p.cfg.failFast, inHandler(ctx)); err != nil {
 		return err
 	}
-	m := &outMsg{enc: enc, size: int32(size), policy: policy, created: msg.Time.UnixNano()}
+	m := &outMsg{enc: enc, size: int32(size), policy: policy, created: msg.Time.UnixNano(), fresh: sc.freshID}
 	if exp := expiry(msg); !exp.IsZero() {
 		m.expires = exp.UnixNano()
 	}
@@ -168,10 +176,10 @@ func (p *Peer) route(msg *channel.Message) (string, error) {
 		}
 		score := 0 // never sent to: dial it, so the load spreads
 		if d := p.destIfAny(m.Name); d != nil {
-			if d.isGone() {
+			var gone bool
+			if score, gone = d.routeLoad(); gone {
 				continue
 			}
-			score = d.load()
 		}
 		best, bestScore, ties = pickLeast(best, bestScore, ties, m.Name, score)
 	}

@@ -1,5 +1,7 @@
 // Command bench measures meshmq's throughput and prints one "name value unit"
-// line per figure, each the median of -runs runs.
+// line per figure, each the median of -runs runs. The runs go in rounds, one
+// run of every figure per round, so that a meshmq figure and the raw zmq4
+// baseline it is compared with are measured side by side.
 //
 //	go run ./examples/bench                 # every figure, 3 runs each
 //	go run ./examples/bench -only transport # figures whose name contains "transport"
@@ -96,32 +98,76 @@ func main() {
 			os.Exit(1)
 		}
 	}()
+	var ms []measurement
 	for _, f := range figures {
-		if !selected(f.name, *only) {
-			continue
-		}
-		var vals []float64
-		for i := 0; i < *runs; i++ {
-			ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-			v, err := f.run(ctx)
-			cancel()
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "bench: %s run %d: %v\n", f.name, i+1, err)
-				failed = true
-				break
-			}
-			vals = append(vals, v)
-		}
-		if len(vals) == *runs {
-			fmt.Printf("%s %.0f %s\n", f.name, median(vals), f.unit)
-		}
+		ms = append(ms, f.measurement())
 	}
 	for _, f := range latencies {
-		if err := f.measure(*runs, *timeout, *only); err != nil {
-			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", f.name, err)
-			failed = true
+		ms = append(ms, f.measurement())
+	}
+	failed = !measureInRounds(ms, *runs, *timeout, *only)
+}
+
+// measurement yields one value per name for one run.
+type measurement struct {
+	names, units []string
+	run          func(ctx context.Context) ([]float64, error)
+}
+
+func (f figure) measurement() measurement {
+	return measurement{names: []string{f.name}, units: []string{f.unit}, run: func(ctx context.Context) ([]float64, error) {
+		v, err := f.run(ctx)
+		return []float64{v}, err
+	}}
+}
+
+// measureInRounds runs every selected measurement once per round, for runs
+// rounds, and prints each figure's median. Rounds interleave the figures
+// that are compared (raw zmq4 and meshmq): on a shared, noisy machine both
+// see the same slow and fast moments, instead of one getting the first
+// minute and the other the second.
+func measureInRounds(ms []measurement, runs int, timeout time.Duration, only string) bool {
+	var active []measurement
+	for _, m := range ms {
+		if slices.ContainsFunc(m.names, func(n string) bool { return selected(n, only) }) {
+			active = append(active, m)
 		}
 	}
+	vals := make([][][]float64, len(active)) // measurement, name, round
+	dead := make([]bool, len(active))
+	ok := true
+	for r := 0; r < runs; r++ {
+		for i, m := range active {
+			if dead[i] {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			v, err := m.run(ctx)
+			cancel()
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "bench: %s run %d: %v\n", m.names[0], r+1, err)
+				dead[i], ok = true, false
+				continue
+			}
+			if vals[i] == nil {
+				vals[i] = make([][]float64, len(m.names))
+			}
+			for j := range m.names {
+				vals[i][j] = append(vals[i][j], v[j])
+			}
+		}
+	}
+	for i, m := range active {
+		if dead[i] {
+			continue
+		}
+		for j, name := range m.names {
+			if selected(name, only) {
+				fmt.Printf("%s %.0f %s\n", name, median(vals[i][j]), m.units[j])
+			}
+		}
+	}
+	return ok
 }
 
 // latencyFigure times round trips; each run's samples give the percentiles
@@ -133,37 +179,26 @@ type latencyFigure struct {
 
 var latencyPercentiles = []float64{50, 99}
 
-func (f latencyFigure) measure(runs int, timeout time.Duration, only string) error {
-	names := make([]string, len(latencyPercentiles))
-	wanted := false
-	for i, p := range latencyPercentiles {
-		names[i] = fmt.Sprintf("%s_p%.0f_us", f.name, p)
-		wanted = wanted || selected(names[i], only)
-	}
-	if !wanted {
-		return nil
-	}
-	vals := make([][]float64, len(latencyPercentiles))
-	for r := 0; r < runs; r++ {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+func (f latencyFigure) measurement() measurement {
+	m := measurement{run: func(ctx context.Context) ([]float64, error) {
 		rtts, err := f.run(ctx)
-		cancel()
 		if err != nil {
-			return fmt.Errorf("run %d: %w", r+1, err)
+			return nil, err
 		}
 		if len(rtts) == 0 {
-			return fmt.Errorf("run %d: no samples", r+1)
+			return nil, fmt.Errorf("no samples")
 		}
+		out := make([]float64, len(latencyPercentiles))
 		for i, p := range latencyPercentiles {
-			vals[i] = append(vals[i], float64(percentile(rtts, p))/float64(time.Microsecond))
+			out[i] = float64(percentile(rtts, p)) / float64(time.Microsecond)
 		}
+		return out, nil
+	}}
+	for _, p := range latencyPercentiles {
+		m.names = append(m.names, fmt.Sprintf("%s_p%.0f_us", f.name, p))
+		m.units = append(m.units, "us")
 	}
-	for i, name := range names {
-		if selected(name, only) {
-			fmt.Printf("%s %.0f us\n", name, median(vals[i]))
-		}
-	}
-	return nil
+	return m
 }
 
 // percentile returns the nearest-rank p-th percentile of d (sorting d).

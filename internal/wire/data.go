@@ -14,6 +14,11 @@ const (
 	// earlier incarnation of the receiver settled it, and later messages of
 	// its key must not wait for it.
 	FlagSkip
+	// FlagFresh says the message's ID was made by its sender for this
+	// message and this is its first transmission to anyone: it cannot be a
+	// duplicate, and the receiver need not look its ID up (it still records
+	// it, against later resends across the sender's epochs).
+	FlagFresh
 )
 
 // NoPartition is Entry.Partition for a message sent without a partition.
@@ -101,8 +106,12 @@ func (d *decoder) data() *Data {
 		return p
 	}
 	p.Entries = make([]Entry, n)
+	lastGroup := ""
 	for i := range p.Entries {
-		if err := d.r.entry(&p.Entries[i]); err != nil {
+		if i > 0 {
+			lastGroup = p.Entries[i-1].Group
+		}
+		if err := d.r.entry(&p.Entries[i], lastGroup); err != nil {
 			d.fail(fmt.Sprintf("entries[%d]", i), err)
 			return p
 		}
@@ -110,7 +119,8 @@ func (d *decoder) data() *Data {
 	return p
 }
 
-func (r *reader) entry(e *Entry) error {
+// entry decodes one entry; lastGroup is the previous entry's group.
+func (r *reader) entry(e *Entry, lastGroup string) error {
 	return r.tuple(entryFields, func(int) (int, error) {
 		var err error
 		if e.Stream, err = r.uint(); err != nil {
@@ -133,8 +143,17 @@ func (r *reader) entry(e *Entry) error {
 			}
 			e.Partition = int64(p)
 		}
-		if e.Group, err = r.str(); err != nil {
+		g, err := r.rawBytes()
+		if err != nil {
 			return 0, err
+		}
+		// The entries of a batch mostly share their group: reuse the
+		// string instead of allocating one per entry.
+		if string(g) == lastGroup {
+			e.Group = lastGroup
+		} else {
+			e.Group = string(g)
+			lastGroup = e.Group
 		}
 		f, err := r.uint()
 		if err != nil {

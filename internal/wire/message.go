@@ -106,7 +106,11 @@ func sortStrings(s []string) {
 // DecodeMessage decodes an encoded message into m, which it resets first.
 // m.Body aliases b; strings are copied. From and Attempt are left for the
 // caller, which knows the connection and the entry.
-func DecodeMessage(b []byte, m *channel.Message) error {
+func DecodeMessage(b []byte, m *channel.Message) error { return DecodeMessageAfter(b, m, nil) }
+
+// DecodeMessageAfter is DecodeMessage for the messages of a batch: strings
+// equal to prev's channel share its storage instead of allocating.
+func DecodeMessageAfter(b []byte, m *channel.Message, prev *channel.Message) error {
 	*m = channel.Message{}
 	r := reader{b: b}
 	err := r.fields(func(k uint64) (bool, error) {
@@ -123,7 +127,14 @@ func DecodeMessage(b []byte, m *channel.Message) error {
 			}
 			m.Kind = channel.Kind(u)
 		case msgChannel:
-			m.Channel, err = r.str()
+			var p []byte
+			if p, err = r.rawBytes(); err == nil {
+				if prev != nil && string(p) == prev.Channel {
+					m.Channel = prev.Channel
+				} else {
+					m.Channel = string(p)
+				}
+			}
 		case msgTo:
 			m.To, err = r.str()
 		case msgKey:
