@@ -3,9 +3,9 @@ package peer
 import (
 	"context"
 	"slices"
-	"time"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/meshmq/meshmq/channel"
 	"github.com/meshmq/meshmq/discovery"
