@@ -69,7 +69,7 @@ func (p *Peer) publishCore(ctx context.Context, msg *channel.Message, sc *sendCo
 		p.stats.unheard.Add(1)
 		return nil
 	}
-	enc := wire.AppendMessage(make([]byte, 0, 64+len(msg.Body)), msg)
+	enc := wire.AppendMessage(make([]byte, 0, wire.MessageSizeHint(msg)), msg)
 	if max := p.tr.MaxMessageSize(); len(enc) > max {
 		return &transport.LimitError{What: "message", Size: uint64(len(enc)), Limit: uint64(max)}
 	}

@@ -21,18 +21,19 @@ type replyCache struct {
 	mu    sync.Mutex
 	max   int
 	bytes int
-	byKey map[string]*channel.Message
-	order []string
-	sizes map[string]int
+	byKey map[replyID]*channel.Message
+	order []replyID
+	sizes map[replyID]int
 }
+
+// replyID identifies a request: its requester and its ID.
+type replyID struct{ requester, id string }
 
 func (c *replyCache) init(n int) {
 	c.max = n
-	c.byKey = make(map[string]*channel.Message)
-	c.sizes = make(map[string]int)
+	c.byKey = make(map[replyID]*channel.Message)
+	c.sizes = make(map[replyID]int)
 }
-
-func replyCacheKey(requester, id string) string { return requester + "\x00" + id }
 
 func (c *replyCache) put(requester, id string, reply *channel.Message) {
 	size := len(reply.Body) + 256
@@ -42,7 +43,7 @@ func (c *replyCache) put(requester, id string, reply *channel.Message) {
 	if size > replyCacheMaxReply || id == "" {
 		return
 	}
-	key := replyCacheKey(requester, id)
+	key := replyID{requester, id}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.byKey[key]; ok {
@@ -50,7 +51,7 @@ func (c *replyCache) put(requester, id string, reply *channel.Message) {
 	}
 	for len(c.order) > 0 && (len(c.order) >= c.max || c.bytes+size > replyCacheBytes) {
 		old := c.order[0]
-		c.order[0] = ""
+		c.order[0] = replyID{}
 		c.order = c.order[1:]
 		c.bytes -= c.sizes[old]
 		delete(c.byKey, old)
@@ -64,7 +65,7 @@ func (c *replyCache) put(requester, id string, reply *channel.Message) {
 func (c *replyCache) get(requester, id string) *channel.Message {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.byKey[replyCacheKey(requester, id)]
+	return c.byKey[replyID{requester, id}]
 }
 
 // resendReply sends a copy of a cached reply.

@@ -85,7 +85,7 @@ func (p *Peer) sendWith(ctx context.Context, msg *channel.Message, sc *sendConfi
 	if err != nil && (msg.To != "" || !errors.Is(err, ErrNoRoute)) {
 		return err
 	}
-	enc := wire.AppendMessage(make([]byte, 0, 64+len(msg.Body)), msg)
+	enc := wire.AppendMessage(make([]byte, 0, wire.MessageSizeHint(msg)), msg)
 	if max := p.tr.MaxMessageSize(); len(enc) > max {
 		return &transport.LimitError{What: "message", Size: uint64(len(enc)), Limit: uint64(max)}
 	}

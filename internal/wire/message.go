@@ -29,6 +29,16 @@ const maxHeaders = 1024
 // AppendMessage appends m's encoding: everything the sender says about the
 // message, and nothing per destination (those fields are in Entry). From and
 // Attempt are not encoded: the receiver sets them.
+// MessageSizeHint is an upper bound of m's encoded size, for sizing the
+// buffer it is appended to (headers are estimated, not bounded).
+func MessageSizeHint(m *channel.Message) int {
+	n := 64 + len(m.ID) + len(m.Channel) + len(m.To) + len(m.Key) + len(m.Body) + len(m.CorrelationID) + len(m.ReplyTo)
+	for k, v := range m.Headers {
+		n += 10 + len(k) + len(v)
+	}
+	return n
+}
+
 func AppendMessage(b []byte, m *channel.Message) []byte {
 	n := 0
 	for _, set := range [...]bool{m.ID != "", m.Kind != 0, m.Channel != "", m.To != "", m.Key != "",
