@@ -1,6 +1,7 @@
 // Package peer is the meshmq peer a service embeds: it handles the services
-// it registers (Handle) and sends messages one-way to other peers (Send),
-// with no broker in between. Peers find each other through a
+// it registers (Handle), subscribes to topics (Subscribe), and sends to other
+// peers one-way (Send), to every subscriber group (Publish) or as a request
+// awaiting its reply (Request), with no broker in between. Peers find each other through a
 // discovery.Discovery and talk over meshmq's ZMTP transport (PROTOCOL.md).
 //
 // # Guarantees
@@ -46,11 +47,34 @@
 // the handler fails, and Send fails with ErrNotConnected when the
 // destination has no connection.
 //
+// Publish/subscribe. Each subscriber group whose pattern matches an event's
+// topic gets the event at least once, handled by one of its members (a
+// subscription without Group is a group of its own). The publisher encodes
+// the event once and keeps one copy per group in its retry buffer until a
+// member acknowledges it; a member's failure moves its unacknowledged copies
+// to another member once its connection is closed. While every member of a
+// group is failed, the publisher retains the group's copies and delivers them
+// when a member returns. Each group's copies are bounded on their own (Retain:
+// age, count, bytes); past them one copy is dead-lettered (ReasonOverflow,
+// ReasonMaxAge), so a slow or absent group never holds Publish back beyond the
+// sender's whole buffer. A group whose members all left or unsubscribed has
+// ended: its copies are dead-lettered with ReasonUnsubscribed. Unreliable
+// subscriptions and BestEffort publishes are at most once.
+//
+// Request/reply. A request is a message like any other (at least once,
+// failover included); the handler's Reply is sent only if the handler
+// returns nil, and the request is acknowledged after it. A request whose
+// responder dies runs again on another instance (counted in
+// Stats.FailedOver); one repeated under the same ID at the same responder gets
+// the cached reply without a second run (Stats.CachedReplies). A reply after
+// Request gave up is dropped and counted (Stats.LateReplies).
+//
 // Close. Close stops intake, lets running handlers finish (their replies
 // still go out), waits for the acknowledgement of everything sent, flushes
 // acknowledgements, leaves discovery and drains the connections; every
-// goroutine has ended when it returns. Messages still unacknowledged when
-// its ctx ends are dead-lettered with ReasonClosed.
+// goroutine has ended when it returns. What running handlers send (replies,
+// commands, events) still goes out: their work may finish. Messages still
+// unacknowledged when its ctx ends are dead-lettered with ReasonClosed.
 //
 // With the in-memory store (the default) the retry buffer does not survive
 // the sender's process: durable stores (SQLite, PostgreSQL) come with the

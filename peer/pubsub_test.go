@@ -485,3 +485,114 @@ func TestHandlerPublishesDuringClose(t *testing.T) {
 		t.Fatalf("command stats: %+v", s)
 	}
 }
+
+// A live but stalled member with little credit: the copies past its credit
+// wait at the publisher, and past the group's bound the oldest of those not
+// yet sent are dead-lettered (overflow), the in-flight ones kept.
+func TestPublishOverflowDropsOldestUnsent(t *testing.T) {
+	var dls deadLetters
+	release := make(chan struct{})
+	cnt := newCounter()
+	sub := start(t, append(fastOpts("slow"), WithCredit(10))...)
+	s := subscribe(t, sub, "ticks", func(ctx context.Context, m *channel.Message) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		cnt.record(m)
+		return nil
+	}, Group("g"), Retain(0, 50, 0))
+	adv := sub.Advertisement()
+	if len(adv.Subscriptions) != 1 || adv.Subscriptions[0].MaxCount != 50 || s.Group() != "g" {
+		t.Fatalf("advertisement %+v", adv)
+	}
+	pub := start(t, append(fastOpts("pub"), WithDeadLetter(dls.add), WithDiscovery(discovery.NewStatic(adv)))...)
+	if err := pub.Publish(context.Background(), event("ticks", 0)); err != nil {
+		t.Fatal(err)
+	}
+	// The first is written (and its handler stalls); wait for the credit
+	// window to be known before the rest.
+	waitFor(t, "connected", func() bool { return pub.Stats().Transmissions == 1 })
+	const n = 200
+	for i := 1; i < n; i++ {
+		if err := pub.Publish(context.Background(), event("ticks", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := dls.count(ReasonOverflow); got != n-50 {
+		t.Fatalf("%d overflow dead letters, want %d", got, n-50)
+	}
+	if s := pub.Stats(); s.InFlight != 50 {
+		t.Fatalf("%d copies kept, want 50", s.InFlight)
+	}
+	close(release)
+	waitFor(t, "all settled", func() bool { return pub.Stats().InFlight == 0 })
+	// Handled: the 10 in flight, then the newest 40; dead: 10 .. 159.
+	for i := 0; i < n; i++ {
+		cnt.mu.Lock()
+		handled := cnt.times[uint64(i)]
+		cnt.mu.Unlock()
+		want := 0
+		if i < 10 || i >= n-40 {
+			want = 1
+		}
+		if handled != want {
+			t.Fatalf("event %d handled %d times, want %d", i, handled, want)
+		}
+	}
+}
+
+// Unsubscribing a member with events queued for it: the running handler
+// finishes, the queued events are refused and go to the other member, none
+// lost, none handled twice.
+func TestUnsubscribeMovesQueuedEvents(t *testing.T) {
+	cl := newCluster(t)
+	pub := cl.peer("pub")
+	a, b := newCounter(), newCounter()
+	running := make(chan struct{}, 1)
+	release := make(chan struct{})
+	sa := subscribe(t, cl.peer("a"), "ticks", func(ctx context.Context, m *channel.Message) error {
+		select {
+		case running <- struct{}{}:
+		default:
+		}
+		<-release
+		a.record(m)
+		return nil
+	}, Group("g"))
+	bp := cl.peer("b")
+	waitGroups(t, pub, "ticks", 1, 1)
+	// Only a is subscribed: all go to it, one runs, the rest queue.
+	const n = 100
+	for i := 0; i < n; i++ {
+		if err := pub.Publish(context.Background(), event("ticks", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-running
+	subscribe(t, bp, "ticks", b.handler, Group("g"))
+	waitGroups(t, pub, "ticks", 1, 2)
+	done := make(chan error, 1)
+	go func() { done <- sa.Unsubscribe(context.Background()) }()
+	waitFor(t, "the subscription stopping", func() bool {
+		sa.svc.mu.Lock()
+		defer sa.svc.mu.Unlock()
+		return sa.svc.stopping
+	})
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	waitForState(t, "every event handled", func() bool { return union(a, b).distinct() == n }, pub)
+	waitFor(t, "all acknowledged", func() bool { return pub.Stats().InFlight == 0 })
+	if dups := union(a, b).check(t, n); dups != 0 {
+		t.Fatalf("%d handled twice", dups)
+	}
+	if a.distinct() == 0 || b.distinct() == 0 {
+		t.Fatalf("a handled %d, b %d", a.distinct(), b.distinct())
+	}
+	if s := pub.Stats(); s.DeadLettered != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}

@@ -223,6 +223,14 @@ func run(ctx context.Context, out io.Writer) error {
 			// Restart billing mid-stream: Close finishes its running
 			// handlers and acknowledges them; orders keeps the rest in its
 			// retry buffer and resends when billing is back.
+			// Let billing get going first, so the restart is mid-stream.
+			for distinct, _ := b.handled(); distinct < charges/4; distinct, _ = b.handled() {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(time.Millisecond):
+				}
+			}
 			distinct, _ := b.handled()
 			fmt.Fprintf(out, "restarting billing after %d charges handled...\n", distinct)
 			if err := bill.Close(ctx); err != nil {
