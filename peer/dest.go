@@ -63,6 +63,7 @@ type outMsg struct {
 	size     int32  // what it counts in the buffer
 	group    *group // the subscriber group of a published copy; nil for Send
 	fresh    bool   // its ID was made for it: its first transmission is flagged fresh
+	urgent   bool   // a request or a reply: someone waits for it
 	done     bool
 	queued   bool // in sendq or resendq
 	waiting  bool // in retries
@@ -129,8 +130,14 @@ func (d *dest) enqueue(m *outMsg) bool {
 	m.seq, m.queued = d.nextSeq, true
 	d.unacked = append(d.unacked, m)
 	d.live++
-	if d.writeNow(m) {
+	if c := d.conn; d.writeNow(m) {
 		d.mu.Unlock()
+		// A request or a reply is written by the goroutine sending it when
+		// the connection's writer is idle: someone waits for it. Other
+		// messages wake the writer, which batches what accumulates.
+		if !m.urgent || !c.WriteNow() {
+			c.Wake()
+		}
 		d.p.stats.transmissions.Add(1)
 		return true
 	}
@@ -153,7 +160,7 @@ func (d *dest) writeNow(m *outMsg) bool {
 	}
 	e := wire.Entry{Stream: dataStream, Seq: m.seq, Attempt: uint64(m.attempts + 1), Partition: wire.NoPartition,
 		Group: m.groupName(), Flags: m.flags(m.attempts + 1), Message: m.enc}
-	if d.conn.TrySend(&e) != nil {
+	if d.conn.TryQueue(&e) != nil {
 		return false // full or closing: the pump takes it
 	}
 	m.queued = false

@@ -111,7 +111,8 @@ func (p *Peer) sendWith(ctx context.Context, msg *channel.Message, sc *sendConfi
 	} else if err := p.buf.acquire(ctx, 1, size, p.cfg.failFast, inHandler(ctx)); err != nil {
 		return err
 	}
-	m := &outMsg{enc: enc, size: int32(size), policy: policy, created: msg.Time.UnixNano(), fresh: sc.freshID}
+	m := &outMsg{enc: enc, size: int32(size), policy: policy, created: msg.Time.UnixNano(), fresh: sc.freshID,
+		urgent: msg.Kind == channel.Reply || msg.ReplyTo != ""}
 	if exp := expiry(msg); !exp.IsZero() {
 		m.expires = exp.UnixNano()
 	}

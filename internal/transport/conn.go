@@ -17,7 +17,8 @@ import (
 // and written by the connection's writer goroutine, which packs queued
 // entries into DATA frames of up to BatchBytes and flushes as soon as the
 // queue is empty, so a lone message is not delayed and a burst shares frames
-// and syscalls.
+// and syscalls. A caller waiting on its message (a request, a reply) may
+// write it itself with WriteNow when that cannot block.
 //
 // A queued entry is written at most once, on this connection only: when the
 // connection breaks, what it had not written is dropped with it. Delivery
@@ -53,6 +54,10 @@ type Conn struct {
 	space  chan struct{} // the queue has room again
 	closed chan struct{} // closed with state connClosed
 	done   chan struct{} // closed once both goroutines ended and Down returned
+
+	wmu    sync.Mutex
+	w      writer
+	sndbuf int // the socket's send buffer at first use; -1: unknown (under wmu)
 
 	exits      atomic.Int32
 	heartbeats atomic.Uint64 // HEARTBEATs received
@@ -111,10 +116,20 @@ func (c *Conn) maxMessage() int {
 // is retained until written and must not be modified meanwhile.
 func (c *Conn) Send(ctx context.Context, e *wire.Entry) error { return c.send(ctx, e) }
 
+func (c *Conn) send(ctx context.Context, e *wire.Entry) error { return c.sendWake(ctx, e, true) }
+
 // TrySend queues e or fails at once with ErrQueueFull.
 func (c *Conn) TrySend(e *wire.Entry) error { return c.send(nil, e) }
 
-func (c *Conn) send(ctx context.Context, e *wire.Entry) error {
+// TryQueue is TrySend that does not wake the writer: the caller writes
+// with WriteNow, or wakes it with Wake.
+func (c *Conn) TryQueue(e *wire.Entry) error { return c.sendWake(nil, e, false) }
+
+// inlineWriteMax bounds what WriteNow writes: a larger queue is the writer
+// goroutine's.
+const inlineWriteMax = 16 << 10
+
+func (c *Conn) sendWake(ctx context.Context, e *wire.Entry, wake bool) error {
 	if n := len(e.Message); n > c.maxMessage() {
 		return &LimitError{What: "message", Size: uint64(n), Limit: uint64(c.maxMessage())}
 	}
@@ -133,7 +148,7 @@ func (c *Conn) send(ctx context.Context, e *wire.Entry) error {
 			c.dataBytes += size
 			first := len(c.data)+len(c.ctrl) == 1
 			c.mu.Unlock()
-			if first {
+			if first && wake {
 				signal(c.wake)
 			}
 			if waited {
@@ -351,13 +366,17 @@ func (c *Conn) fail(code wire.Code, err error) {
 
 func (c *Conn) writeLoop() {
 	defer c.exit()
-	w := writer{c: c}
+	c.wmu.Lock()
+	w := &c.w
+	w.c = c
+	c.wmu.Unlock()
 	tick := time.NewTicker(c.heartbeat)
 	defer tick.Stop()
 	for {
 		select {
 		case <-c.wake:
 		case <-tick.C:
+			c.wmu.Lock()
 			if !w.wrote {
 				w.frame = (&wire.Heartbeat{Time: time.Now()}).Append(w.frame[:0])
 				if err := w.send(w.frame); err == nil {
@@ -365,14 +384,17 @@ func (c *Conn) writeLoop() {
 				}
 			}
 			w.wrote = false
+			c.wmu.Unlock()
 			continue
 		case <-c.closed:
 			return
 		}
+		c.wmu.Lock()
 		draining, err := w.drainQueue()
 		if err == nil {
 			err = c.g.Flush()
 		}
+		c.wmu.Unlock()
 		if err != nil {
 			c.close(fmt.Errorf("transport: writing to %s: %w", c.remote.Name, err))
 			return
@@ -472,6 +494,55 @@ func (w *writer) drainQueue() (draining bool, err error) {
 			w.frame = nil // one huge message must not pin its buffer
 		}
 	}
+}
+
+// Wake makes the writer goroutine write what is queued (after TryQueue).
+func (c *Conn) Wake() { signal(c.wake) }
+
+// WriteNow writes what is queued from the calling goroutine, saving the
+// hop to the writer goroutine for a message someone waits for (a request,
+// a reply). It does so only when the write cannot block: the writer is idle
+// and the socket's send buffer has room for the queue many times over, so
+// that a remote side that stopped reading never holds the caller (whose ctx
+// a blocked write would not honor). It reports false when it did not write;
+// the caller then wakes the writer.
+func (c *Conn) WriteNow() bool {
+	if !c.wmu.TryLock() {
+		return false
+	}
+	if c.w.c == nil {
+		c.wmu.Unlock()
+		return false // the writer goroutine has not started
+	}
+	c.mu.Lock()
+	queued := c.dataBytes + c.ctrlBytes
+	c.mu.Unlock()
+	if c.sndbuf == 0 {
+		if n, ok := sockBuf(c.raw); ok {
+			c.sndbuf = n
+		} else {
+			c.sndbuf = -1
+		}
+	}
+	// The kernel counts buffers, not bytes: keep a wide margin.
+	inSocket, ok := sockQueued(c.raw)
+	if !ok || c.sndbuf < 0 || queued > inlineWriteMax || c.sndbuf-inSocket < 8*(queued+wire.DataOverhead(1)) {
+		c.wmu.Unlock()
+		return false
+	}
+	draining, err := c.w.drainQueue()
+	if err == nil {
+		err = c.g.Flush()
+	}
+	c.wmu.Unlock()
+	if err != nil {
+		c.close(fmt.Errorf("transport: writing to %s: %w", c.remote.Name, err))
+		return true
+	}
+	if draining {
+		signal(c.wake)
+	}
+	return true
 }
 
 func (w *writer) send(frame []byte) error {

@@ -396,3 +396,49 @@ func TestAdmitRules(t *testing.T) {
 type nopConn struct{ net.Conn }
 
 func (nopConn) Close() error { return nil }
+
+// WriteNow never blocks its caller: toward a peer that stopped reading it
+// writes inline while the socket has room, then declines, and the writer
+// goroutine takes over what is queued.
+func TestWriteNowDeclinesAFullSocket(t *testing.T) {
+	stalled := newRecorder()
+	stalled.block = make(chan struct{})
+	a := listen(t, fast("a", newRecorder()))
+	slow := listen(t, fast("slow", stalled))
+	c := connect(t, a, slow).Conn()
+	var unblock sync.Once
+	release := func() { unblock.Do(func() { close(stalled.block) }) }
+	t.Cleanup(release)
+
+	body := make([]byte, 8<<10)
+	declined := make(chan int, 1)
+	go func() {
+		for i := 0; i < 1_000_000; i++ {
+			if err := c.TryQueue(entry(1, uint64(i+1), body)); err != nil {
+				declined <- -1
+				return
+			}
+			if !c.WriteNow() {
+				declined <- i
+				return
+			}
+		}
+		declined <- -2
+	}()
+	var n int
+	waitFor(t, "WriteNow to decline", func() bool {
+		select {
+		case n = <-declined:
+			return true
+		default:
+			return false
+		}
+	})
+	if n < 1 {
+		t.Fatalf("WriteNow declined after %d inline writes", n)
+	}
+	t.Logf("%d inline writes of 8 KiB before the full socket was declined", n)
+	c.Wake()
+	release()
+	waitFor(t, "everything delivered", func() bool { return stalled.count() == n+1 })
+}
