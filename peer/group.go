@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,11 +29,13 @@ type group struct {
 	key  string // publisher-local identity
 	wire string // the DATA entry group: the name, or "@" and the pattern
 
-	mu      sync.Mutex
-	members map[string]discovery.Subscription // alive members
-	alive   []groupMember                     // members as a list, for Publish
-	failed  map[string]failedMember           // crashed members that may return
-	gone    bool                              // no member left: copies are given up
+	mu     sync.Mutex
+	alive  []groupMember           // alive members
+	failed map[string]failedMember // crashed members that may return
+	// names of the alive members, replaced on change: read without g.mu
+	// by a destination holding its own lock (lock order: g.mu before d.mu).
+	names atomic.Pointer[map[string]struct{}]
+	gone  bool // no member left: copies are given up
 	// Effective bounds: the largest of the members', defaults for zeros.
 	maxAge     time.Duration
 	maxCount   int
@@ -44,11 +47,11 @@ type group struct {
 	retained   []*outMsg    // copies waiting for a member to return
 }
 
-// groupMember caches what Publish needs of an alive member.
+// groupMember is an alive member of a group.
 type groupMember struct {
-	name    string
-	pattern string
-	d       *dest // nil until first sent to
+	name string
+	sub  discovery.Subscription
+	d    *dest // nil until first sent to
 }
 
 type failedMember struct {
@@ -86,8 +89,8 @@ func (gs *groups) matching(topic string) []*group {
 // matches reports whether a member, alive or failed, subscribes to topic.
 // The caller holds g.mu.
 func (g *group) matches(topic string) bool {
-	for _, s := range g.members {
-		if channel.MatchTopic(s.Pattern, topic) {
+	for _, gm := range g.alive {
+		if channel.MatchTopic(gm.sub.Pattern, topic) {
 			return true
 		}
 	}
@@ -101,10 +104,11 @@ func (g *group) matches(topic string) bool {
 
 // has reports whether member is an alive member of the group.
 func (g *group) has(member string) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	_, ok := g.members[member]
-	return ok
+	if names := g.names.Load(); names != nil {
+		_, ok := (*names)[member]
+		return ok
+	}
+	return false
 }
 
 func (g *group) unreliable() bool {
@@ -147,8 +151,8 @@ func (g *group) recompute(base RetryPolicy) {
 		g.dropNewest = g.dropNewest || s.DropNewest
 		g.bestEffort = g.bestEffort || s.BestEffort
 	}
-	for _, s := range g.members {
-		apply(s)
+	for _, gm := range g.alive {
+		apply(gm.sub)
 	}
 	for _, f := range g.failed {
 		apply(f.sub)
@@ -169,20 +173,33 @@ func (g *group) recompute(base RetryPolicy) {
 	}
 }
 
-// list rebuilds alive from members, keeping the known destinations. The
-// caller holds g.mu.
-func (g *group) list() {
-	old := g.alive
-	g.alive = make([]groupMember, 0, len(g.members))
-	for name, s := range g.members {
-		gm := groupMember{name: name, pattern: s.Pattern}
-		for _, o := range old {
-			if o.name == name {
-				gm.d = o.d
-			}
+// member returns the index of name in alive, or -1. The caller holds g.mu.
+func (g *group) member(name string) int {
+	for i := range g.alive {
+		if g.alive[i].name == name {
+			return i
 		}
-		g.alive = append(g.alive, gm)
 	}
+	return -1
+}
+
+// setAlive sets or removes name among the alive members and republishes
+// their names. The caller holds g.mu.
+func (g *group) setAlive(name string, sub discovery.Subscription, alive bool) {
+	i := g.member(name)
+	switch {
+	case alive && i >= 0:
+		g.alive[i].sub = sub
+	case alive:
+		g.alive = append(g.alive, groupMember{name: name, sub: sub})
+	case i >= 0:
+		g.alive = slices.Delete(g.alive, i, i+1)
+	}
+	names := make(map[string]struct{}, len(g.alive))
+	for _, gm := range g.alive {
+		names[gm.name] = struct{}{}
+	}
+	g.names.Store(&names)
 }
 
 // groupKey is a subscription's group identity at the publisher.
@@ -210,12 +227,13 @@ func (gs *groups) update(e discovery.Event, base RetryPolicy, now time.Time) (ba
 	for key, s := range wanted {
 		if gs.byKey[key] == nil {
 			wire := subKey(s.Pattern, s.Group)
-			gs.byKey[key] = &group{key: key, wire: wire, members: make(map[string]discovery.Subscription), failed: make(map[string]failedMember)}
+			gs.byKey[key] = &group{key: key, wire: wire, failed: make(map[string]failedMember)}
 		}
 	}
 	for key, g := range gs.byKey {
 		g.mu.Lock()
-		_, alive := g.members[name]
+		i := g.member(name)
+		alive := i >= 0
 		_, failed := g.failed[name]
 		s, want := wanted[key]
 		if !want && !alive && !failed {
@@ -224,27 +242,26 @@ func (gs *groups) update(e discovery.Event, base RetryPolicy, now time.Time) (ba
 		}
 		switch {
 		case want:
-			if !alive || g.members[name] != s {
+			if !alive || g.alive[i].sub != s {
 				changed = true
 			}
-			g.members[name] = s
+			g.setAlive(name, s, true)
 			delete(g.failed, name)
 			if !alive && len(g.retained) > 0 {
 				back = append(back, g)
 			}
 		case alive && e.Type == discovery.Failed:
-			g.failed[name] = failedMember{sub: g.members[name], at: now}
-			delete(g.members, name)
+			g.failed[name] = failedMember{sub: g.alive[i].sub, at: now}
+			g.setAlive(name, discovery.Subscription{}, false)
 			changed = true
 		case alive || failed:
 			// Left, unsubscribed, or (failed) replaced by a start without it.
-			delete(g.members, name)
+			g.setAlive(name, discovery.Subscription{}, false)
 			delete(g.failed, name)
 			changed = true
 		}
 		g.recompute(base)
-		g.list()
-		if len(g.members) == 0 && len(g.failed) == 0 {
+		if len(g.alive) == 0 && len(g.failed) == 0 {
 			dead = append(dead, g.end()...)
 			delete(gs.byKey, key)
 		}
@@ -305,7 +322,7 @@ func (gs *groups) sweep(now time.Time) []deadMsg {
 				changed = true
 			}
 		}
-		if len(g.members) == 0 && len(g.failed) == 0 {
+		if len(g.alive) == 0 && len(g.failed) == 0 {
 			dead = append(dead, g.end()...)
 			delete(gs.byKey, key)
 		}

@@ -186,7 +186,7 @@ func (p *Peer) pickMember(g *group, topic string) *dest {
 	g.mu.Lock() // lock order: g.mu, then p.mu, then d.mu
 	for i := range g.alive {
 		gm := &g.alive[i]
-		if !channel.MatchTopic(gm.pattern, topic) {
+		if !channel.MatchTopic(gm.sub.Pattern, topic) {
 			continue
 		}
 		if gm.d == nil {

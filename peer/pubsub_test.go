@@ -71,7 +71,7 @@ func waitGroups(t *testing.T, p *Peer, topic string, n, members int) {
 		total := 0
 		for _, g := range gs {
 			g.mu.Lock()
-			total += len(g.members)
+			total += len(g.alive)
 			g.mu.Unlock()
 		}
 		return total == members
@@ -246,7 +246,7 @@ func TestPublishGroupDownAndBack(t *testing.T) {
 	waitFor(t, "the group away at the publisher", func() bool {
 		for _, g := range pub.groups.matching("ticks") {
 			g.mu.Lock()
-			away := g.wire == "durable" && len(g.members) == 0 && len(g.failed) == 2
+			away := g.wire == "durable" && len(g.alive) == 0 && len(g.failed) == 2
 			g.mu.Unlock()
 			if away {
 				return true
