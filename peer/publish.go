@@ -94,24 +94,31 @@ func (p *Peer) publishCore(ctx context.Context, msg *channel.Message, sc *sendCo
 	if t := expiry(msg); !t.IsZero() {
 		exp = t.UnixNano()
 	}
-	var dead []deadMsg
 	copies := make([]outMsg, len(reliable)) // one allocation for all
 	for i, g := range reliable {
-		m := &copies[i]
-		*m = outMsg{enc: enc, size: int32(size), policy: g.retryPolicy(sc.retry, &p.cfg.retry),
+		copies[i] = outMsg{enc: enc, size: int32(size), policy: g.retryPolicy(sc.retry, &p.cfg.retry),
 			created: msg.Time.UnixNano(), expires: exp, group: g, fresh: sc.freshID}
-		if p.ackStore {
-			rec := m.record("")
-			if err := p.store.Append(ctx, []*outbox.Record{&rec}); err != nil {
-				p.buf.release(1, size)
-				p.log.Error("store append failed", "err", err, "group", g.wire)
-				continue
-			}
-			m.storeSeq = rec.Seq
-		}
-		dead = append(dead, p.admitCopy(m, msg.Channel)...)
-		p.stats.sent.Add(1)
 	}
+	if p.ackStore {
+		// All copies in one append: stored together or not at all.
+		recs := make([]*outbox.Record, len(copies))
+		for i := range copies {
+			rec := copies[i].record("")
+			recs[i] = &rec
+		}
+		if err := p.store.Append(ctx, recs); err != nil {
+			p.buf.release(len(copies), size*len(copies))
+			return fmt.Errorf("peer: store: %w", err)
+		}
+		for i := range copies {
+			copies[i].storeSeq = recs[i].Seq
+		}
+	}
+	var dead []deadMsg
+	for i := range copies {
+		dead = append(dead, p.admitCopy(&copies[i], msg.Channel)...)
+	}
+	p.stats.sent.Add(uint64(len(copies)))
 	p.deadLetter(nil, dead)
 	return nil
 }
@@ -124,18 +131,17 @@ func (p *Peer) admitCopy(m *outMsg, topic string) []deadMsg {
 	var dead []deadMsg
 	g.mu.Lock()
 	over := g.n+1 > g.maxCount || g.bytes+int(m.size) > g.maxBytes
+	dropNewest := g.dropNewest
 	g.n++
 	g.bytes += int(m.size)
 	var victim *outMsg
-	if over {
-		if !g.dropNewest && len(g.retained) > 0 {
-			victim = g.retained[0]
-			g.retained[0] = nil
-			g.retained = g.retained[1:]
-		}
+	if over && !dropNewest && len(g.retained) > 0 {
+		victim = g.retained[0]
+		g.retained[0] = nil
+		g.retained = g.retained[1:]
 	}
 	g.mu.Unlock()
-	if over && victim == nil && !g.dropNewest && d != nil {
+	if over && victim == nil && !dropNewest && d != nil {
 		if dm, ok := d.dropOldest(g); ok {
 			// The copy left d's queue: it is dead-lettered below, as d's.
 			p.deadLetter(d, []deadMsg{dm})

@@ -4,7 +4,7 @@ import "sync/atomic"
 
 // Stats is a snapshot of a peer's counters.
 type Stats struct {
-	Sent           uint64 // messages accepted by Send (at-least-once)
+	Sent           uint64 // messages accepted by Send, and copies of events accepted by Publish (at-least-once)
 	SentBestEffort uint64 // best-effort messages written to a connection
 	Transmissions  uint64 // DATA entries written, first sends and resends
 	Retried        uint64 // resends after a NACK or a reconnection
