@@ -596,3 +596,23 @@ func TestUnsubscribeMovesQueuedEvents(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// A group whose only member leaves gracefully has unsubscribed: later
+// events are not kept for it (unlike after a crash, TestPublishGroupDownAndBack).
+func TestPublishGroupLeftGracefully(t *testing.T) {
+	cl := newCluster(t)
+	pub := cl.peer("pub")
+	m := cl.unmanaged("m")
+	subscribe(t, m, "ticks", newCounter().handler, Group("g"))
+	waitGroups(t, pub, "ticks", 1, 1)
+	closePeer(t, m)
+	waitFor(t, "the group ended at the publisher", func() bool { return len(pub.groups.matching("ticks")) == 0 })
+	for i := 0; i < 10; i++ {
+		if err := pub.Publish(context.Background(), event("ticks", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := pub.Stats(); s.Unheard != 10 || s.Retained != 0 || s.InFlight != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
