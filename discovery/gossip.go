@@ -59,6 +59,11 @@ type GossipConfig struct {
 	// bytes each); the first is used to encrypt, all to decrypt. A node
 	// without a key cannot join or read the gossip.
 	Keys [][]byte
+	// Cluster names the cluster (memberlist's label, up to 255 bytes): nodes
+	// of different clusters ignore each other's gossip even when they reach
+	// each other's addresses, as on a shared host or after a port is reused.
+	// All members of a cluster use the same. Default: none.
+	Cluster string
 	// Profile picks the timings. Default ProfileLAN.
 	Profile Profile
 	// RejoinInterval is how often seeds are joined again. Default 30 s
@@ -132,6 +137,7 @@ type rawEvent struct {
 	meta meta
 	err  error
 	cat  *Catalog
+	left bool // memberlist says the node left (it broadcast its own leave)
 }
 
 // NewGossip returns a Gossip discovery; Start joins.
@@ -151,6 +157,9 @@ func NewGossip(cfg GossipConfig) (*Gossip, error) {
 	g := &Gossip{cfg: cfg, log: cfg.Logger, view: map[string]*viewEntry{}, ready: make(chan struct{}),
 		wake: make(chan struct{}, 1), update: make(chan struct{}, 1), quit: make(chan struct{})}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
+	if len(cfg.Cluster) > 255 {
+		return nil, fmt.Errorf("discovery: Cluster longer than 255 bytes")
+	}
 	if len(cfg.Keys) > 0 {
 		for _, k := range cfg.Keys {
 			if err := memberlist.ValidateKey(k); err != nil {
@@ -197,6 +206,7 @@ func (g *Gossip) config(nodeName string) (*memberlist.Config, error) {
 		}
 	}
 	c.Keyring = g.keyring
+	c.Label = g.cfg.Cluster
 	c.Delegate = (*delegate)(g)
 	c.Events = (*events)(g)
 	c.Logger = newStdLogger(g.log)
@@ -588,7 +598,9 @@ func (g *Gossip) apply(ev rawEvent) []Event {
 			return nil
 		}
 		typ := Failed
-		if e.meta.Leaving || ev.meta.Leaving {
+		// Either signal of a graceful leave will do: the leaving flag in its
+		// metadata, or memberlist's own leave message.
+		if e.meta.Leaving || ev.meta.Leaving || ev.left {
 			typ = Left
 		}
 		return []Event{{Type: typ, Member: e.member}}
@@ -677,7 +689,7 @@ func (ev *events) raw(kind rawKind, n *memberlist.Node) {
 	}
 	// Copy what we need now: memberlist changes its nodes under its lock.
 	addr := net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
-	g.post(rawEvent{kind: kind, node: n.Name, addr: addr, meta: m})
+	g.post(rawEvent{kind: kind, node: n.Name, addr: addr, meta: m, left: n.State == memberlist.StateLeft})
 }
 
 func (ev *events) NotifyJoin(n *memberlist.Node)   { ev.raw(rawJoin, n) }

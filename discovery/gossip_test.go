@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
 	"sync"
@@ -66,7 +67,7 @@ func (n *node) saw(typ EventType, name string) bool {
 func startNode(t *testing.T, cats *catalogs, name string, seeds []string, keys ...[]byte) *node {
 	t.Helper()
 	cats.set(name, "svc-"+name)
-	g, err := NewGossip(GossipConfig{Seeds: seeds, Keys: keys, Profile: ProfileFast, Fetch: cats.fetch, Logger: testutil.Logger()})
+	g, err := NewGossip(GossipConfig{Seeds: seeds, Keys: keys, Profile: ProfileFast, Cluster: testutil.Cluster(t), Fetch: cats.fetch, Logger: testutil.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +167,7 @@ func TestGossipRestartUnderSameName(t *testing.T) {
 	nodes := cluster(t, &cats, 3)
 	nodes[2].g.Shutdown()
 	start := time.Now()
-	g, err := NewGossip(GossipConfig{Seeds: []string{nodes[0].g.Addr()}, Profile: ProfileFast, Fetch: cats.fetch, Logger: testutil.Logger()})
+	g, err := NewGossip(GossipConfig{Seeds: []string{nodes[0].g.Addr()}, Profile: ProfileFast, Cluster: testutil.Cluster(t), Fetch: cats.fetch, Logger: testutil.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +246,7 @@ func TestGossipJoinsASeedThatStartsLater(t *testing.T) {
 	default:
 	}
 	cats.set("seed", "svc-seed")
-	g, err := NewGossip(GossipConfig{Bind: seedAddr, Profile: ProfileFast, Fetch: cats.fetch, Logger: testutil.Logger()})
+	g, err := NewGossip(GossipConfig{Bind: seedAddr, Profile: ProfileFast, Cluster: testutil.Cluster(t), Fetch: cats.fetch, Logger: testutil.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,4 +256,52 @@ func TestGossipJoinsASeedThatStartsLater(t *testing.T) {
 	defer g.Leave(context.Background())
 	<-early.g.Ready()
 	testutil.WaitFor(t, "the late seed in view", func() bool { return early.has("seed") })
+}
+
+// logRecorder keeps the messages of a slog logger.
+type logRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	l.msgs = append(l.msgs, r.Message)
+	l.mu.Unlock()
+	return nil
+}
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
+func (l *logRecorder) has(msg string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Contains(l.msgs, msg)
+}
+
+// A node of another cluster (Cluster, memberlist's label) cannot join, even
+// given a member's address: its join fails, and neither side lists the other.
+func TestGossipClustersIgnoreEachOther(t *testing.T) {
+	var cats catalogs
+	a := startNode(t, &cats, "a", nil)
+	cats.set("b", "svc-b")
+	logs := &logRecorder{}
+	g, err := NewGossip(GossipConfig{Seeds: []string{a.g.Addr()}, Profile: ProfileFast, Cluster: "another-" + testutil.Cluster(t),
+		Fetch: cats.fetch, Logger: slog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Start(context.Background(), Member{Name: "b", Endpoint: "tcp://127.0.0.1:2"}, func(Event) {}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Leave(context.Background()) })
+	testutil.WaitFor(t, "b's join to fail", func() bool { return logs.has("joining seeds") })
+	if len(a.g.Members()) != 0 || len(g.Members()) != 0 {
+		t.Fatalf("a lists %v, b lists %v", a.g.Members(), g.Members())
+	}
+	select {
+	case <-g.Ready():
+		t.Fatal("b is ready: it joined another cluster")
+	default:
+	}
 }

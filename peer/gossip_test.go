@@ -8,11 +8,12 @@ import (
 
 	"github.com/meshmq/meshmq/channel"
 	"github.com/meshmq/meshmq/discovery"
+	"github.com/meshmq/meshmq/internal/testutil"
 )
 
 func gossipFor(t *testing.T, seeds ...string) *discovery.Gossip {
 	t.Helper()
-	g, err := discovery.NewGossip(discovery.GossipConfig{Seeds: seeds, Profile: discovery.ProfileFast, Logger: testLogger()})
+	g, err := discovery.NewGossip(discovery.GossipConfig{Seeds: seeds, Profile: discovery.ProfileFast, Cluster: testutil.Cluster(t), Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -20,8 +21,11 @@ import (
 // handled by another instance of their service.
 func gossipTimes(ctx context.Context, n int) (join, detect, failover time.Duration, err error) {
 	fast := []peer.Option{peer.WithHeartbeat(50*time.Millisecond, 500*time.Millisecond), peer.WithReconnect(5*time.Millisecond, 50*time.Millisecond)}
+	// A cluster name of its own: an earlier run's nodes may still probe
+	// the ports this run binds.
+	cluster := fmt.Sprintf("bench-%d-%d", os.Getpid(), time.Now().UnixNano())
 	newGossip := func(seeds ...string) (*discovery.Gossip, error) {
-		return discovery.NewGossip(discovery.GossipConfig{Seeds: seeds, Profile: discovery.ProfileFast})
+		return discovery.NewGossip(discovery.GossipConfig{Seeds: seeds, Profile: discovery.ProfileFast, Cluster: cluster})
 	}
 	var peers []*peer.Peer
 	var gossips []*discovery.Gossip

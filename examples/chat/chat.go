@@ -87,7 +87,7 @@ func run(ctx context.Context, in io.Reader, out io.Writer, cfg config) error {
 	}
 	c := &chat{con: &console{w: out}, name: cfg.name}
 	// Our own Gossip rather than peer.WithGossip: we print its address.
-	g, err := discovery.NewGossip(discovery.GossipConfig{Bind: cfg.gossip, Seeds: cfg.join, Profile: discovery.ProfileFast})
+	g, err := discovery.NewGossip(discovery.GossipConfig{Bind: cfg.gossip, Seeds: cfg.join, Cluster: cfg.cluster, Profile: discovery.ProfileFast})
 	if err != nil {
 		return err
 	}

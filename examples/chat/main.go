@@ -42,11 +42,12 @@ import (
 
 // config is the parsed and checked command line.
 type config struct {
-	name   string // shown to the others; need not be unique
-	room   string
-	listen string   // data endpoint
-	gossip string   // gossip bind address
-	join   []string // gossip addresses of peers to join
+	name    string // shown to the others; need not be unique
+	room    string
+	listen  string   // data endpoint
+	gossip  string   // gossip bind address
+	join    []string // gossip addresses of peers to join
+	cluster string   // gossip cluster name: chats of other clusters are ignored
 }
 
 func main() {
@@ -97,6 +98,7 @@ func parseArgs(args []string, errOut io.Writer) (config, error) {
 	fs.StringVar(&c.listen, "listen", "tcp://127.0.0.1:0", "data endpoint, tcp://host:port (port 0: any free port)")
 	fs.StringVar(&c.gossip, "gossip", "127.0.0.1:0", "gossip bind address, host:port (port 0: any free port)")
 	fs.StringVar(&join, "join", "", "comma-separated gossip addresses of peers to join (none: start a new cluster)")
+	fs.StringVar(&c.cluster, "cluster", "", "cluster name: peers of other clusters on the same network are ignored")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -190,7 +190,7 @@ func startChat(t *testing.T, name string, join ...string) *client {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	c := &client{t: t, name: name, in: pw, cancel: cancel, done: make(chan error, 1)}
-	cfg := config{name: name, room: "lobby", listen: "tcp://127.0.0.1:0", gossip: "127.0.0.1:0", join: join}
+	cfg := config{name: name, room: "lobby", listen: "tcp://127.0.0.1:0", gossip: "127.0.0.1:0", join: join, cluster: testutil.Cluster(t)}
 	go func() { c.done <- run(ctx, pr, c, cfg) }()
 	// A test that fails early still ends its runs and their input readers,
 	// so that goleak sees no leak.

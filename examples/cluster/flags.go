@@ -26,6 +26,7 @@ type options struct {
 	count   int     // stop sending after this many; 0: never
 	profile discovery.Profile
 	key     []byte // nil: gossip in the clear
+	cluster string // gossip cluster name
 	verbose bool
 }
 
@@ -72,6 +73,7 @@ func parseArgs(args []string) (*options, error) {
 	fs.Float64Var(&o.rate, "rate", 10, "messages per second to the -send service")
 	fs.IntVar(&o.count, "count", 0, "stop sending after this many messages (0: no limit)")
 	fs.StringVar(&profile, "profile", "fast", "timings: fast (single host: a crash is noticed in about 0.5 s) or lan (memberlist's defaults: 5-8 s)")
+	fs.StringVar(&o.cluster, "cluster", "", "cluster name: peers of other clusters on the same network are ignored")
 	fs.StringVar(&key, "key", "", "hex AES key of 16, 24 or 32 bytes that encrypts gossip; every peer needs the same one")
 	fs.BoolVar(&o.verbose, "v", false, "debug logs from the peer, discovery and memberlist")
 

@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	// Our own Gossip rather than peer.WithGossip: the peer does not expose
 	// the one it builds, and we print its address for the others to -join.
-	gc := discovery.GossipConfig{Bind: o.gossip, Seeds: o.join, Profile: o.profile, Logger: logger}
+	gc := discovery.GossipConfig{Bind: o.gossip, Seeds: o.join, Cluster: o.cluster, Profile: o.profile, Logger: logger}
 	if o.key != nil {
 		gc.Keys = [][]byte{o.key}
 	}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/meshmq/meshmq/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -200,6 +202,7 @@ func startPeer(t *testing.T, rec *recorder, args ...string) *peerOutput {
 	rec.mu.Lock()
 	rec.peers = append(rec.peers, po)
 	rec.mu.Unlock()
+	args = append(args, "-cluster", testutil.Cluster(t))
 	go func() { po.done <- run(ctx, args, po) }()
 	// A test that fails early still stops its peers, so goleak sees no leak.
 	t.Cleanup(func() { po.stop(t) })

@@ -4,6 +4,7 @@
 package testutil
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -38,4 +39,15 @@ func WaitFor(t testing.TB, what string, cond func() bool, onTimeout ...func()) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// Cluster names a gossip cluster for one test: tests of several packages
+// run at once on 127.0.0.1, and a node bound to a port that another test's
+// node just released would otherwise be gossiped at by that test's cluster.
+func Cluster(t testing.TB) string {
+	name := fmt.Sprintf("test-%d-%s", os.Getpid(), t.Name())
+	if len(name) > 255 {
+		name = name[:255]
+	}
+	return name
 }
