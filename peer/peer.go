@@ -51,7 +51,10 @@ type Peer struct {
 	subs     map[string]*Subscription // by subKey
 	dests    map[string]*dest
 	parked   []*outMsg // no instance of their service yet
-	stopped  bool      // Close has taken the list of destinations
+	// drained names the peers whose last connection ended with their
+	// DRAIN: they closed gracefully (Close drains after leaving discovery).
+	drained  map[string]bool
+	stopped  bool // Close has taken the list of destinations
 	parkWake chan struct{}
 	parkQuit chan struct{}
 
@@ -100,6 +103,7 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 		closed:   make(chan struct{}),
 		services: make(map[string]*service),
 		subs:     make(map[string]*Subscription),
+		drained:  make(map[string]bool),
 		dests:    make(map[string]*dest),
 		parkWake: make(chan struct{}, 1),
 		parkQuit: make(chan struct{}),
@@ -199,6 +203,17 @@ func (p *Peer) member() discovery.Member {
 }
 
 func (p *Peer) onMember(e discovery.Event) {
+	if e.Type == discovery.Failed || e.Type == discovery.Left {
+		p.mu.Lock()
+		drained := p.drained[e.Member.Name]
+		delete(p.drained, e.Member.Name)
+		p.mu.Unlock()
+		if drained {
+			// Gossip lost its leave message, but the peer drained its
+			// connection to us: it closed on purpose, it did not crash.
+			e.Type = discovery.Left
+		}
+	}
 	p.log.Debug("membership", "event", e.Type, "member", e.Member.Name)
 	// Subscriber groups first: once Members shows a subscriber, Publish
 	// reaches it.
@@ -367,6 +382,9 @@ type transportHandler Peer
 
 func (h *transportHandler) Up(c *transport.Conn) {
 	p := (*Peer)(h)
+	p.mu.Lock()
+	delete(p.drained, c.RemoteName())
+	p.mu.Unlock()
 	p.recv.up(c)
 	if d := p.destIfAny(c.RemoteName()); d != nil {
 		d.up(c)
@@ -376,6 +394,11 @@ func (h *transportHandler) Up(c *transport.Conn) {
 func (h *transportHandler) Down(c *transport.Conn, err error) {
 	p := (*Peer)(h)
 	p.log.Debug("connection down", "remote", c.RemoteName(), "err", err)
+	if errors.Is(err, transport.ErrRemoteDrained) {
+		p.mu.Lock()
+		p.drained[c.RemoteName()] = true
+		p.mu.Unlock()
+	}
 	p.recv.down(c)
 	if d := p.destIfAny(c.RemoteName()); d != nil {
 		d.down(c)
