@@ -143,8 +143,13 @@ func (d *dest) enqueue(m *outMsg) bool {
 	}
 	d.sendq = append(d.sendq, m)
 	first := len(d.sendq) == 1
+	// Routed here just as the peer went: its failover may have run already,
+	// and nothing else would move this message.
+	fenced := d.gone && d.conn == nil
 	d.mu.Unlock()
-	if first {
+	if fenced {
+		d.p.failover(d)
+	} else if first {
 		signal(d.wake)
 	}
 	return true
