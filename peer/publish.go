@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"time"
 
 	"github.com/meshmq/meshmq/channel"
 	"github.com/meshmq/meshmq/internal/transport"
@@ -37,16 +36,7 @@ func (p *Peer) Publish(ctx context.Context, msg *channel.Message, opts ...SendOp
 	if p.closing.Load() && !inHandler(ctx) {
 		return ErrClosed
 	}
-	if msg.ID == "" {
-		msg.ID = channel.NewID()
-		sc.freshID = true
-	}
-	if msg.Time.IsZero() {
-		msg.Time = time.Now()
-	}
-	if msg.Kind == 0 {
-		msg.Kind = channel.Event
-	}
+	sc.fill(msg, channel.Event)
 	if err := channel.ValidateTopic(msg.Channel); err != nil {
 		return fmt.Errorf("peer: Publish: %w", err)
 	}
@@ -56,10 +46,7 @@ func (p *Peer) Publish(ctx context.Context, msg *channel.Message, opts ...SendOp
 	if err := msg.Validate(); err != nil {
 		return err
 	}
-	if len(p.cfg.sendMW) == 0 {
-		return p.publishCore(ctx, msg, &sc) // no chain to carry sc through
-	}
-	return p.send(context.WithValue(ctx, sendConfigKey{}, &sc), msg)
+	return p.dispatch(ctx, msg, &sc)
 }
 
 // publishCore is sendCore for Publish: one encoding, one copy per group.

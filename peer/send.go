@@ -48,6 +48,16 @@ func (p *Peer) Send(ctx context.Context, msg *channel.Message, opts ...SendOptio
 	if p.closing.Load() && msg.Kind != channel.Reply && !inHandler(ctx) {
 		return ErrClosed
 	}
+	sc.fill(msg, channel.Document)
+	if err := msg.Validate(); err != nil {
+		return err
+	}
+	return p.dispatch(ctx, msg, &sc)
+}
+
+// fill sets what Send and Publish fill in: an ID (made here: fresh), the
+// time, the kind.
+func (sc *sendConfig) fill(msg *channel.Message, kind channel.Kind) {
 	if msg.ID == "" {
 		msg.ID = channel.NewID()
 		sc.freshID = true
@@ -56,15 +66,18 @@ func (p *Peer) Send(ctx context.Context, msg *channel.Message, opts ...SendOptio
 		msg.Time = time.Now()
 	}
 	if msg.Kind == 0 {
-		msg.Kind = channel.Document
+		msg.Kind = kind
 	}
-	if err := msg.Validate(); err != nil {
-		return err
+}
+
+// dispatch runs the send middleware chain around sendCore; without
+// middleware it calls the core directly, sparing the context that carries
+// sc through the chain.
+func (p *Peer) dispatch(ctx context.Context, msg *channel.Message, sc *sendConfig) error {
+	if len(p.cfg.sendMW) > 0 {
+		return p.send(context.WithValue(ctx, sendConfigKey{}, sc), msg)
 	}
-	if len(p.cfg.sendMW) == 0 {
-		return p.sendWith(ctx, msg, &sc) // no chain to carry sc through
-	}
-	return p.send(context.WithValue(ctx, sendConfigKey{}, &sc), msg)
+	return p.core(ctx, msg, sc)
 }
 
 // sendCore is the innermost SendFunc: the end of the middleware chain.
@@ -73,6 +86,10 @@ func (p *Peer) sendCore(ctx context.Context, msg *channel.Message) error {
 	if sc == nil {
 		sc = &sendConfig{}
 	}
+	return p.core(ctx, msg, sc)
+}
+
+func (p *Peer) core(ctx context.Context, msg *channel.Message, sc *sendConfig) error {
 	if sc.publish {
 		return p.publishCore(ctx, msg, sc)
 	}
