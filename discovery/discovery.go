@@ -12,6 +12,7 @@ type Member struct {
 	Name          string         // stable peer name, unique in the cluster
 	Endpoint      string         // data endpoint, "tcp://host:port"
 	Services      []string       // point-to-point channels it handles
+	Partitions    map[string]int // partition counts of its partitioned services
 	Subscriptions []Subscription // topic patterns it subscribes to
 }
 
@@ -24,6 +25,7 @@ type Subscription struct {
 	Pattern    string // "orders.*": * is one token, > the rest
 	Group      string // subscriber group; "" is a group of its own
 	BestEffort bool   // copies are sent without acknowledgement or retention
+	Partitions int    // keyed events are partitioned among the group's members; 0: not
 	DropNewest bool   // overflow gives up the newest copy, not the oldest
 	// Bounds on the copies a publisher keeps for the group (in flight, and
 	// retained while every member is failed); 0 means the default.

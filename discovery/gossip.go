@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -36,6 +37,7 @@ const (
 type Catalog struct {
 	Version       uint64
 	Services      []string
+	Partitions    map[string]int // partition counts of partitioned services
 	Subscriptions []Subscription
 }
 
@@ -582,6 +584,7 @@ func (g *Gossip) apply(ev rawEvent) []Event {
 			}
 			e.catVer = ev.cat.Version
 			e.member.Services = slices.Clone(ev.cat.Services)
+			e.member.Partitions = maps.Clone(ev.cat.Partitions)
 			e.member.Subscriptions = slices.Clone(ev.cat.Subscriptions)
 		}
 		typ := Updated
@@ -616,7 +619,7 @@ func (g *Gossip) fetch(e *viewEntry, have uint64) {
 		return
 	}
 	m, node, fetch := e.member, e.node, g.cfg.Fetch
-	m.Services, m.Subscriptions = nil, nil
+	m.Services, m.Partitions, m.Subscriptions = nil, nil, nil
 	ver := e.meta
 	g.wg.Add(1)
 	go func() {

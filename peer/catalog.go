@@ -43,6 +43,12 @@ func (p *Peer) fetchCatalog(ctx context.Context, m discovery.Member, _ uint64) (
 		if reply.Catalog != nil {
 			for _, s := range reply.Catalog.Services {
 				cat.Services = append(cat.Services, s.Name)
+				if s.Partitions > 0 && s.Partitions <= MaxPartitions {
+					if cat.Partitions == nil {
+						cat.Partitions = make(map[string]int)
+					}
+					cat.Partitions[s.Name] = int(s.Partitions)
+				}
 			}
 			for _, ws := range reply.Catalog.Subscriptions {
 				if s, ok := fromWireSub(ws); ok {

@@ -62,6 +62,7 @@ type outMsg struct {
 	attempts int32
 	size     int32  // what it counts in the buffer
 	group    *group // the subscriber group of a published copy; nil for Send
+	lane     *lane  // the partition of a keyed message to a partitioned service
 	fresh    bool   // its ID was made for it: its first transmission is flagged fresh
 	urgent   bool   // a request or a reply: someone waits for it
 	done     bool
@@ -87,6 +88,14 @@ func (m *outMsg) flags(attempt int32) wire.Flags {
 		return wire.FlagFresh
 	}
 	return 0
+}
+
+// partition is the entry's partition field.
+func (m *outMsg) partition() int64 {
+	if m.lane == nil {
+		return wire.NoPartition
+	}
+	return int64(m.lane.key.part)
 }
 
 func (m *outMsg) groupName() string {
@@ -121,10 +130,21 @@ func (d *dest) routeLoad() (load int, gone bool) {
 }
 
 func (d *dest) enqueue(m *outMsg) bool {
+	ok, fenced := d.enqueueFenced(m)
+	if fenced {
+		d.p.failover(d)
+	}
+	return ok
+}
+
+// enqueueFenced queues m; fenced reports that the peer is gone and
+// disconnected, so that m must fail over (which the caller starts, outside
+// its locks).
+func (d *dest) enqueueFenced(m *outMsg) (ok, fenced bool) {
 	d.mu.Lock()
 	if d.stopped {
 		d.mu.Unlock()
-		return false
+		return false, false
 	}
 	d.nextSeq++
 	m.seq, m.queued = d.nextSeq, true
@@ -139,20 +159,18 @@ func (d *dest) enqueue(m *outMsg) bool {
 			c.Wake()
 		}
 		d.p.stats.transmissions.Add(1)
-		return true
+		return true, false
 	}
 	d.sendq = append(d.sendq, m)
 	first := len(d.sendq) == 1
 	// Routed here just as the peer went: its failover may have run already,
 	// and nothing else would move this message.
-	fenced := d.gone && d.conn == nil
+	fenced = d.gone && d.conn == nil
 	d.mu.Unlock()
-	if fenced {
-		d.p.failover(d)
-	} else if first {
+	if first && !fenced {
 		signal(d.wake)
 	}
-	return true
+	return true, fenced
 }
 
 // writeNow hands m straight to the connection's writer when nothing is
@@ -163,7 +181,7 @@ func (d *dest) writeNow(m *outMsg) bool {
 		(d.initial > 0 && m.seq > d.limit) {
 		return false
 	}
-	e := wire.Entry{Stream: dataStream, Seq: m.seq, Attempt: uint64(m.attempts + 1), Partition: wire.NoPartition,
+	e := wire.Entry{Stream: dataStream, Seq: m.seq, Attempt: uint64(m.attempts + 1), Partition: m.partition(),
 		Group: m.groupName(), Flags: m.flags(m.attempts + 1), Message: m.enc}
 	if d.conn.TryQueue(&e) != nil {
 		return false // full or closing: the pump takes it
@@ -392,7 +410,7 @@ func (d *dest) write(batch []wire.Entry, m *outMsg) []wire.Entry {
 		d.p.stats.retried.Add(1)
 	}
 	return append(batch, wire.Entry{Stream: dataStream, Seq: m.seq, Attempt: uint64(m.attempts),
-		Partition: wire.NoPartition, Group: m.groupName(), Flags: m.flags(m.attempts), Message: m.enc})
+		Partition: m.partition(), Group: m.groupName(), Flags: m.flags(m.attempts), Message: m.enc})
 }
 
 // sweep finds messages past their age limit or expiry. The caller holds d.mu.
@@ -514,11 +532,7 @@ func (d *dest) ack(pk *wire.Ack) {
 		}
 	}
 	d.p.stats.acked.Add(uint64(len(settled)))
-	for _, m := range settled {
-		if m.group != nil {
-			m.group.release(m)
-		}
-	}
+	d.p.released(settled)
 	d.p.buf.release(len(settled), bytes)
 }
 
@@ -641,11 +655,11 @@ func (p *Peer) deadLetter(d *dest, dead []deadMsg) {
 	if err := p.store.DeadLetter(context.Background(), dls); err != nil {
 		p.log.Error("store dead letter failed", "err", err)
 	}
-	for _, dm := range dead {
-		if dm.m.group != nil {
-			dm.m.group.release(dm.m)
-		}
+	ms := make([]*outMsg, len(dead))
+	for i, dm := range dead {
+		ms[i] = dm.m
 	}
+	p.released(ms)
 	p.buf.release(len(dead), bytes)
 	p.stats.dead.Add(uint64(len(dead)))
 	for i, dm := range dead {
@@ -662,6 +676,30 @@ func (p *Peer) deadLetter(d *dest, dead []deadMsg) {
 		} else {
 			p.log.Warn("dead letter", "id", msg.ID, "channel", msg.Channel, "to", name, "reason", dm.reason, "attempts", dl.Attempts, "err", dl.Err)
 		}
+	}
+}
+
+// released tells the groups and lanes of messages that were acknowledged
+// or dead-lettered.
+func (p *Peer) released(ms []*outMsg) {
+	var last *lane
+	n := 0
+	for _, m := range ms {
+		if m.group != nil {
+			m.group.release(m)
+		}
+		if m.lane != last {
+			if n > 0 {
+				last.settled(n)
+			}
+			last, n = m.lane, 0
+		}
+		if m.lane != nil {
+			n++
+		}
+	}
+	if n > 0 {
+		last.settled(n)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 // membership reacts to a discovery event: fail over from a member that went,
 // take parked messages to one that came.
 func (p *Peer) membership(e discovery.Event, back []*group) {
+	p.lanes.changed() // partition counts and owners follow the view
 	d := p.destIfAny(e.Member.Name)
 	switch e.Type {
 	case discovery.Failed, discovery.Left:
@@ -27,7 +28,9 @@ func (p *Peer) membership(e discovery.Event, back []*group) {
 			return
 		}
 		d.link.Forget()
-		if d.setGone(true) {
+		gone := d.setGone(true)
+		p.lanes.changed() // its partitions have a new owner
+		if gone {
 			p.failover(d)
 		}
 	case discovery.Joined, discovery.Updated:
@@ -36,6 +39,7 @@ func (p *Peer) membership(e discovery.Event, back []*group) {
 			d.setGone(false)
 			p.tr.Connect(e.Member.Name, e.Member.Endpoint)
 		}
+		p.wakeLanes()
 		// Copies retained for the groups it came back to go now.
 		for _, g := range back {
 			for _, m := range g.takeRetained() {
@@ -54,8 +58,24 @@ func (p *Peer) failover(d *dest) {
 	}
 	p.log.Info("failing over", "from", d.name, "messages", len(moved))
 	p.stats.failedOver.Add(uint64(len(moved)))
+	// A partition's messages go back to the head of its lane, in order.
+	var byLane map[*lane][]*outMsg
+	var order []*lane
 	for _, m := range moved {
-		p.reroute(m.moved())
+		if m.lane == nil {
+			p.reroute(m.moved())
+			continue
+		}
+		if byLane == nil {
+			byLane = make(map[*lane][]*outMsg)
+		}
+		if _, ok := byLane[m.lane]; !ok {
+			order = append(order, m.lane)
+		}
+		byLane[m.lane] = append(byLane[m.lane], m.moved())
+	}
+	for _, l := range order {
+		l.takeBack(d, byLane[l])
 	}
 }
 
@@ -63,7 +83,7 @@ func (p *Peer) failover(d *dest) {
 // lists still point at m.
 func (m *outMsg) moved() *outMsg {
 	return &outMsg{storeSeq: m.storeSeq, enc: m.enc, policy: m.policy, created: m.created,
-		expires: m.expires, attempts: m.attempts, size: m.size, lastErr: m.lastErr, group: m.group, fresh: m.fresh}
+		expires: m.expires, attempts: m.attempts, size: m.size, lastErr: m.lastErr, group: m.group, fresh: m.fresh, lane: m.lane}
 }
 
 // reroute sends m to an instance of its service, or parks it; a published
@@ -105,6 +125,7 @@ func (p *Peer) parkLoop() {
 		case <-p.parkWake:
 		case <-t.C:
 			p.sweepGroups()
+			p.sweepLanes(time.Now())
 		case <-p.parkQuit:
 			return
 		}

@@ -3,6 +3,7 @@ package peer
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -240,6 +241,7 @@ type HandleOption func(*handleConfig) error
 
 type handleConfig struct {
 	concurrency int
+	partitions  int
 	// Subscribe only.
 	group   string
 	sub     discovery.Subscription // advertised bounds and policies
@@ -261,6 +263,26 @@ func Concurrency(n int) HandleOption {
 			return &OptionError{"Concurrency", "must be positive"}
 		}
 		c.concurrency = n
+		return nil
+	}
+}
+
+// MaxPartitions bounds Partitions.
+const MaxPartitions = 1 << 16
+
+// Partitions partitions a service (Handle) or a subscriber group
+// (Subscribe): a message's Key selects one of n partitions, and each
+// partition is owned by one live instance (member) at a time, chosen by
+// rendezvous hashing over the cluster view, so that competing consumers
+// share the load while each key's messages stay in order across failures and
+// ownership moves (see the package doc). All instances must use the same n.
+// Messages without a Key are spread freely.
+func Partitions(n int) HandleOption {
+	return func(c *handleConfig) error {
+		if n < 1 || n > MaxPartitions {
+			return &OptionError{"Partitions", fmt.Sprintf("want 1 to %d", MaxPartitions)}
+		}
+		c.partitions = n
 		return nil
 	}
 }

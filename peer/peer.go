@@ -65,6 +65,7 @@ type Peer struct {
 	replies        pendingReplies
 	replyCache     replyCache
 	groups         groups
+	lanes          lanes
 	catalogVersion atomic.Uint64 // bumped by Handle
 }
 
@@ -120,6 +121,7 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 	p.buf.init(cfg.maxMessages, cfg.maxBytes)
 	p.recv.init(p)
 	p.groups.init()
+	p.lanes.init()
 	p.replyCache.init(replyCacheSize)
 	p.send = chainSend(p.sendCore, cfg.sendMW)
 
@@ -192,8 +194,14 @@ func (p *Peer) member() discovery.Member {
 		m.Endpoint = p.cfg.advertise
 	}
 	p.mu.Lock()
-	for name := range p.services {
+	for name, s := range p.services {
 		m.Services = append(m.Services, name)
+		if s.parts > 0 {
+			if m.Partitions == nil {
+				m.Partitions = make(map[string]int)
+			}
+			m.Partitions[name] = s.parts
+		}
 	}
 	for _, s := range p.subs {
 		m.Subscriptions = append(m.Subscriptions, s.adv)
@@ -263,6 +271,7 @@ func (p *Peer) Handle(service string, h channel.Handler, opts ...HandleOption) e
 		return fmt.Errorf("%w: %s", ErrDuplicateHandler, service)
 	}
 	s := newService(p, service, chainHandle(h, p.cfg.handleMW), hc.concurrency)
+	s.parts = hc.partitions
 	p.services[service] = s
 	snapshot := maps.Clone(p.services)
 	p.handlers.Store(&snapshot)
@@ -358,7 +367,7 @@ func (p *Peer) shutdown(ctx context.Context) error {
 	p.cancel()
 	p.wg.Wait()
 	p.deadLetterParked(ReasonClosed)
-	retained := p.groups.takeAllRetained()
+	retained := append(p.groups.takeAllRetained(), p.takeAllHeld()...)
 	dead := make([]deadMsg, len(retained))
 	for i, m := range retained {
 		dead[i] = deadMsg{m: m, reason: ReasonClosed}
@@ -433,7 +442,7 @@ func (p *Peer) catalog() *wire.Catalog {
 	cat := &wire.Catalog{Version: p.catalogVersion.Load()}
 	m := p.member()
 	for _, s := range m.Services {
-		cat.Services = append(cat.Services, wire.Service{Name: s})
+		cat.Services = append(cat.Services, wire.Service{Name: s, Partitions: uint64(m.Partitions[s])})
 	}
 	for _, s := range m.Subscriptions {
 		cat.Subscriptions = append(cat.Subscriptions, toWireSub(s))

@@ -6,8 +6,6 @@ import (
 	"math/rand/v2"
 
 	"github.com/meshmq/meshmq/channel"
-	"github.com/meshmq/meshmq/internal/transport"
-	"github.com/meshmq/meshmq/internal/wire"
 	"github.com/meshmq/meshmq/peer/outbox"
 )
 
@@ -56,9 +54,9 @@ func (p *Peer) publishCore(ctx context.Context, msg *channel.Message, sc *sendCo
 		p.stats.unheard.Add(1)
 		return nil
 	}
-	enc := wire.AppendMessage(make([]byte, 0, wire.MessageSizeHint(msg)), msg)
-	if max := p.tr.MaxMessageSize(); len(enc) > max {
-		return &transport.LimitError{What: "message", Size: uint64(len(enc)), Limit: uint64(max)}
+	enc, err := p.encode(msg)
+	if err != nil {
+		return err
 	}
 	var reliable []*group
 	for _, g := range gs {

@@ -98,13 +98,14 @@ func (p *Peer) core(ctx context.Context, msg *channel.Message, sc *sendConfig) e
 
 // sendWith routes, encodes once, buffers and queues.
 func (p *Peer) sendWith(ctx context.Context, msg *channel.Message, sc *sendConfig) error {
+	if msg.Key != "" && msg.To == "" && !sc.bestEffort {
+		if l := p.laneFor(msg.Channel, msg.Key); l != nil {
+			return p.sendPartitioned(ctx, msg, sc, l)
+		}
+	}
 	target, err := p.route(msg)
 	if err != nil && (msg.To != "" || !errors.Is(err, ErrNoRoute)) {
 		return err
-	}
-	enc := wire.AppendMessage(make([]byte, 0, wire.MessageSizeHint(msg)), msg)
-	if max := p.tr.MaxMessageSize(); len(enc) > max {
-		return &transport.LimitError{What: "message", Size: uint64(len(enc)), Limit: uint64(max)}
 	}
 	var d *dest
 	if target != "" {
@@ -116,7 +117,44 @@ func (p *Peer) sendWith(ctx context.Context, msg *channel.Message, sc *sendConfi
 		if d == nil {
 			return fmt.Errorf("%w: no instance of %q", ErrNoRoute, msg.Channel)
 		}
+		enc, err := p.encode(msg)
+		if err != nil {
+			return err
+		}
 		return d.sendBestEffort(ctx, enc, "")
+	}
+	m, err := p.buffered(ctx, msg, sc, target)
+	if err != nil {
+		return err
+	}
+	switch {
+	case d == nil:
+		// No instance of the service yet: the message waits in the buffer
+		// until one appears or its policy gives up.
+		p.park(m)
+	case !d.enqueue(m):
+		p.buf.release(1, int(m.size))
+		return ErrClosed
+	}
+	p.stats.sent.Add(1)
+	return nil
+}
+
+// encode encodes msg once, for every transmission, within the size limit.
+func (p *Peer) encode(msg *channel.Message) ([]byte, error) {
+	enc := wire.AppendMessage(make([]byte, 0, wire.MessageSizeHint(msg)), msg)
+	if max := p.tr.MaxMessageSize(); len(enc) > max {
+		return nil, &transport.LimitError{What: "message", Size: uint64(len(enc)), Limit: uint64(max)}
+	}
+	return enc, nil
+}
+
+// buffered encodes msg and takes it into the retry buffer (and the store),
+// waiting for room as Send does.
+func (p *Peer) buffered(ctx context.Context, msg *channel.Message, sc *sendConfig, target string) (*outMsg, error) {
+	enc, err := p.encode(msg)
+	if err != nil {
+		return nil, err
 	}
 	policy := &p.cfg.retry
 	if sc.retry != nil {
@@ -126,7 +164,7 @@ func (p *Peer) sendWith(ctx context.Context, msg *channel.Message, sc *sendConfi
 	if msg.Kind == channel.Reply {
 		p.buf.force(1, size)
 	} else if err := p.buf.acquire(ctx, 1, size, p.cfg.failFast, inHandler(ctx)); err != nil {
-		return err
+		return nil, err
 	}
 	m := &outMsg{enc: enc, size: int32(size), policy: policy, created: msg.Time.UnixNano(), fresh: sc.freshID,
 		urgent: msg.Kind == channel.Reply || msg.ReplyTo != ""}
@@ -138,19 +176,21 @@ func (p *Peer) sendWith(ctx context.Context, msg *channel.Message, sc *sendConfi
 		recs := []*outbox.Record{&rec}
 		if err := p.store.Append(ctx, recs); err != nil {
 			p.buf.release(1, size)
-			return fmt.Errorf("peer: store: %w", err)
+			return nil, fmt.Errorf("peer: store: %w", err)
 		}
 		m.storeSeq = rec.Seq
 	}
-	switch {
-	case d == nil:
-		// No instance of the service yet: the message waits in the buffer
-		// until one appears or its policy gives up.
-		p.park(m)
-	case !d.enqueue(m):
-		p.buf.release(1, size)
-		return ErrClosed
+	return m, nil
+}
+
+// sendPartitioned buffers a keyed message to a partitioned service and
+// hands it to its partition's lane.
+func (p *Peer) sendPartitioned(ctx context.Context, msg *channel.Message, sc *sendConfig, l *lane) error {
+	m, err := p.buffered(ctx, msg, sc, "")
+	if err != nil {
+		return err
 	}
+	l.submit(m)
 	p.stats.sent.Add(1)
 	return nil
 }

@@ -19,6 +19,7 @@ type service struct {
 	h     channel.Handler
 	conc  int
 	scope string          // dedup scope: "" for a service, the subscription key
+	parts int             // partitions advertised; 0: not partitioned
 	ctx   context.Context // the peer's, marked as a handler's
 
 	mu       sync.Mutex

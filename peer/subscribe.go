@@ -73,7 +73,7 @@ func (p *Peer) Subscribe(pattern string, h channel.Handler, opts ...HandleOption
 		return nil, ErrClosed
 	}
 	adv := hc.sub
-	adv.Pattern, adv.Group = pattern, hc.group
+	adv.Pattern, adv.Group, adv.Partitions = pattern, hc.group, hc.partitions
 	key := subKey(pattern, hc.group)
 	s := &Subscription{p: p, adv: adv, key: key}
 	name := pattern
@@ -161,7 +161,7 @@ func (p *Peer) allServices() []*service {
 // Catalog conversions between the wire and discovery.
 
 func toWireSub(s discovery.Subscription) wire.Subscription {
-	ws := wire.Subscription{Pattern: s.Pattern, Group: s.Group, BestEffort: s.BestEffort,
+	ws := wire.Subscription{Pattern: s.Pattern, Group: s.Group, BestEffort: s.BestEffort, Partitions: uint64(s.Partitions),
 		MaxAge: s.MaxAge, MaxCount: uint64(s.MaxCount), MaxBytes: uint64(s.MaxBytes)}
 	if s.DropNewest {
 		ws.Overflow = wire.OverflowDropNewest
@@ -171,7 +171,7 @@ func toWireSub(s discovery.Subscription) wire.Subscription {
 
 func fromWireSub(ws wire.Subscription) (discovery.Subscription, bool) {
 	s := discovery.Subscription{Pattern: ws.Pattern, Group: ws.Group, BestEffort: ws.BestEffort,
-		DropNewest: ws.Overflow == wire.OverflowDropNewest, MaxAge: ws.MaxAge,
+		DropNewest: ws.Overflow == wire.OverflowDropNewest, MaxAge: ws.MaxAge, Partitions: int(min(ws.Partitions, MaxPartitions)),
 		MaxCount: int(min(ws.MaxCount, 1<<40)), MaxBytes: int(min(ws.MaxBytes, 1<<50))}
 	// A member's catalog is input from the network: skip what we cannot use.
 	if channel.ValidatePattern(s.Pattern) != nil || (s.Group != "" && validGroup(s.Group) != nil) || s.MaxAge < 0 {

@@ -1,0 +1,252 @@
+package peer
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/meshmq/meshmq/internal/partition"
+)
+
+// Partitioned services. A keyed message to a service handled with
+// Partitions(n) belongs to partition partition.Of(key, n), and every
+// partition has one owner at a time: the live instance that wins the
+// rendezvous hash over the cluster view. The sender keeps a lane per
+// partition: its messages go to the lane's owner in order; when the owner
+// changes, new messages wait in the lane until the old owner has settled all
+// it was given (acknowledged or dead-lettered), or, if it failed, until its
+// connection is closed and its unacknowledged messages are back at the head
+// of the lane. So a partition's messages are handled by one instance at a
+// time, in send order, across retries, failover and ownership moves.
+
+type laneKey struct {
+	service string
+	part    int
+}
+
+type lane struct {
+	p   *Peer
+	key laneKey
+
+	mu       sync.Mutex
+	owner    *dest
+	inflight int       // messages given to owner, not settled
+	held     []*outMsg // waiting for an owner, in send order
+	gen      uint64    // routeGen target was computed at
+	target   *dest     // the owner by the view of gen
+}
+
+// lanes holds the lanes of partitioned services, and what routing to them
+// needs from the view.
+type lanes struct {
+	mu     sync.Mutex
+	byKey  map[laneKey]*lane
+	parts  map[string]int // partitions per service, at gen
+	gen    uint64
+	routes atomic.Uint64 // bumped when the view or a destination's state changes
+}
+
+func (ls *lanes) init() { ls.byKey, ls.parts = make(map[laneKey]*lane), make(map[string]int) }
+
+// changed invalidates owners and partition counts.
+func (ls *lanes) changed() { ls.routes.Add(1) }
+
+// laneFor returns the lane of a keyed message to service, or nil when the
+// service is not partitioned.
+func (p *Peer) laneFor(service, key string) *lane {
+	ls := &p.lanes
+	gen := ls.routes.Load()
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.gen != gen {
+		clear(ls.parts)
+		ls.gen = gen
+	}
+	n, ok := ls.parts[service]
+	if !ok {
+		for _, m := range p.view() {
+			if m.Handles(service) {
+				n = max(n, m.Partitions[service])
+			}
+		}
+		ls.parts[service] = n
+	}
+	if n == 0 {
+		return nil
+	}
+	k := laneKey{service, partition.Of(key, n)}
+	l := ls.byKey[k]
+	if l == nil {
+		l = &lane{p: p, key: k}
+		ls.byKey[k] = l
+	}
+	return l
+}
+
+// owner returns the partition's owner by the current view: the winner among
+// the members handling the service whose destination is not gone. The
+// caller holds l.mu.
+func (l *lane) ownerNow() *dest {
+	gen := l.p.lanes.routes.Load()
+	if l.gen == gen && (l.target == nil || !l.target.isGone()) {
+		return l.target
+	}
+	var names []string
+	for _, m := range l.p.view() {
+		if !m.Handles(l.key.service) {
+			continue
+		}
+		if d := l.p.destIfAny(m.Name); d != nil && d.isGone() {
+			continue
+		}
+		names = append(names, m.Name)
+	}
+	l.gen, l.target = gen, nil
+	if i := partition.Owner(l.key.part, names); i >= 0 {
+		if d, err := l.p.dest(names[i]); err == nil {
+			l.target = d
+		}
+	}
+	return l.target
+}
+
+// submit adds m to the lane and sends what may go.
+func (l *lane) submit(m *outMsg) {
+	m.lane = l
+	l.mu.Lock()
+	l.held = append(l.held, m)
+	fenced := l.advance()
+	l.mu.Unlock()
+	l.p.failoverAll(fenced)
+}
+
+// advance gives the held messages to the owner when the lane may send: the
+// owner is the current one, or the previous one has nothing left unsettled.
+// It returns destinations found fenced while enqueueing, for failover after
+// the lock. The caller holds l.mu.
+func (l *lane) advance() []*dest {
+	if len(l.held) == 0 {
+		return nil
+	}
+	target := l.ownerNow()
+	if l.owner != target {
+		if l.owner != nil && l.inflight > 0 {
+			return nil // the old owner first settles what it has
+		}
+		l.owner = target
+	}
+	if l.owner == nil {
+		return nil // no instance: the messages wait, within their policy
+	}
+	var fenced []*dest
+	for i, m := range l.held {
+		ok, f := l.owner.enqueueFenced(m)
+		if !ok {
+			// The destination stopped (Close): the rest waits here.
+			copy(l.held, l.held[i:])
+			l.held = l.held[:len(l.held)-i]
+			return fenced
+		}
+		l.inflight++
+		if f && len(fenced) == 0 {
+			fenced = append(fenced, l.owner)
+		}
+	}
+	clear(l.held)
+	l.held = l.held[:0]
+	return fenced
+}
+
+// settled counts a message of the lane that its owner acknowledged or that
+// was dead-lettered.
+func (l *lane) settled(n int) {
+	l.mu.Lock()
+	l.inflight -= n
+	fenced := l.advance()
+	l.mu.Unlock()
+	l.p.failoverAll(fenced)
+}
+
+// takeBack puts the unacknowledged messages of a failed owner back at the
+// head of the lane, in order, and sends them to the next owner.
+func (l *lane) takeBack(from *dest, ms []*outMsg) {
+	l.mu.Lock()
+	l.inflight -= len(ms)
+	l.held = append(ms, l.held...)
+	if l.owner == from {
+		l.owner = nil
+	}
+	fenced := l.advance()
+	l.mu.Unlock()
+	l.p.failoverAll(fenced)
+}
+
+func (p *Peer) failoverAll(ds []*dest) {
+	for _, d := range ds {
+		p.failover(d)
+	}
+}
+
+// wakeLanes lets lanes waiting for an owner find one, after a membership
+// change.
+func (p *Peer) wakeLanes() {
+	p.lanes.changed()
+	p.lanes.mu.Lock()
+	all := make([]*lane, 0, len(p.lanes.byKey))
+	for _, l := range p.lanes.byKey {
+		all = append(all, l)
+	}
+	p.lanes.mu.Unlock()
+	for _, l := range all {
+		l.settled(0)
+	}
+}
+
+// sweepLanes dead-letters held messages past their expiry or age.
+func (p *Peer) sweepLanes(now time.Time) {
+	p.lanes.mu.Lock()
+	all := make([]*lane, 0, len(p.lanes.byKey))
+	for _, l := range p.lanes.byKey {
+		all = append(all, l)
+	}
+	p.lanes.mu.Unlock()
+	for _, l := range all {
+		var dead []deadMsg
+		l.mu.Lock()
+		kept := l.held[:0]
+		for _, m := range l.held {
+			switch {
+			case m.expires != 0 && now.UnixNano() > m.expires:
+				dead = append(dead, deadMsg{m: m, reason: ReasonExpired, text: "no owner of its partition before it expired"})
+			case m.policy.MaxAge > 0 && now.UnixNano()-m.created > int64(m.policy.MaxAge):
+				dead = append(dead, deadMsg{m: m, reason: ReasonMaxAge, text: "no owner of its partition"})
+			default:
+				kept = append(kept, m)
+			}
+		}
+		clear(l.held[len(kept):])
+		l.held = kept
+		l.mu.Unlock()
+		for i := range dead {
+			dead[i].m.lane = nil // never given to an owner: not in flight
+		}
+		p.deadLetter(nil, dead)
+	}
+}
+
+// takeAllHeld empties the lanes, at Close.
+func (p *Peer) takeAllHeld() []*outMsg {
+	p.lanes.mu.Lock()
+	defer p.lanes.mu.Unlock()
+	var out []*outMsg
+	for _, l := range p.lanes.byKey {
+		l.mu.Lock()
+		for _, m := range l.held {
+			m.lane = nil
+			out = append(out, m)
+		}
+		l.held = nil
+		l.mu.Unlock()
+	}
+	return out
+}

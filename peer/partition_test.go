@@ -1,0 +1,180 @@
+package peer
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/meshmq/meshmq/channel"
+)
+
+// keyedLog records, per key, the sequence numbers handled, in the order
+// they were handled across all consumers.
+type keyedLog struct {
+	mu      sync.Mutex
+	seqs    map[uint32][]uint32
+	handled int
+}
+
+func (l *keyedLog) record(m *channel.Message) {
+	key, seq := binary.BigEndian.Uint32(m.Body), binary.BigEndian.Uint32(m.Body[4:])
+	l.mu.Lock()
+	l.seqs[key] = append(l.seqs[key], seq)
+	l.handled++
+	l.mu.Unlock()
+}
+
+// check asserts every key's messages 0..per-1 were handled, never with a
+// gap: each handled seq is at most one past the one handled before it, so a
+// message handled again after a failure comes before every later message of
+// its key. It returns the number of handlings beyond the first.
+func (l *keyedLog) check(t *testing.T, keys, per int) (dups int) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k := 0; k < keys; k++ {
+		seqs := l.seqs[uint32(k)]
+		seen := make([]bool, per)
+		for i, s := range seqs {
+			if i == 0 && s != 0 || i > 0 && s > seqs[i-1]+1 {
+				t.Fatalf("key %d: %d handled after %d (%v)", k, s, seqs[max(i-1, 0)], seqs[max(0, i-6):i+1])
+			}
+			if int(s) >= per {
+				t.Fatalf("key %d: unknown seq %d", k, s)
+			}
+			if seen[s] {
+				dups++
+			}
+			seen[s] = true
+		}
+		for s, ok := range seen {
+			if !ok {
+				t.Fatalf("key %d: seq %d never handled", k, s)
+			}
+		}
+	}
+	return dups
+}
+
+func keyed(service string, key, seq int) *channel.Message {
+	b := binary.BigEndian.AppendUint32(nil, uint32(key))
+	b = binary.BigEndian.AppendUint32(b, uint32(seq))
+	return &channel.Message{Kind: channel.Command, Channel: service, Key: fmt.Sprint("k", key), Body: b}
+}
+
+// consumer is one instance of a partitioned service that the test kills
+// and restarts.
+type consumer struct {
+	name string
+	p    *Peer
+	dead *atomic.Bool // set before a kill: the process is gone, it handles nothing more
+}
+
+// Three consumers of a partitioned service, 10,000 keys, 100,000 messages
+// with per-key sequence numbers; consumers are killed and restarted at
+// seeded random moments. No message is lost, no key is ever handled out of
+// order (a message handled again after a kill comes before every later
+// message of its key), and duplicates, counted, come only from handlers that
+// ran before their acknowledgement left.
+func TestPartitionedOrderAcrossKills(t *testing.T) {
+	const keys, per = 10_000, 10
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	t.Logf("seed %d", seed)
+	defer func() {
+		if t.Failed() {
+			t.Logf("failed with seed %d", seed)
+		}
+	}()
+	cl := newCluster(t)
+	tx := cl.peer("tx")
+	log := &keyedLog{seqs: make(map[uint32][]uint32)}
+	start := func(name string) consumer {
+		c := consumer{name: name, dead: new(atomic.Bool)}
+		c.p = cl.unmanaged(name)
+		dead := c.dead
+		if err := c.p.Handle("orders", func(ctx context.Context, m *channel.Message) error {
+			if dead.Load() {
+				return errors.New("killed")
+			}
+			log.record(m)
+			return nil
+		}, Partitions(64), Concurrency(4)); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	consumers := []consumer{start("c0"), start("c1"), start("c2")}
+	t.Cleanup(func() {
+		for _, c := range consumers {
+			closePeer(t, c.p)
+		}
+	})
+	waitFor(t, "three consumers in view", func() bool {
+		n := 0
+		for _, m := range tx.Members() {
+			if m.Handles("orders") && m.Partitions["orders"] == 64 {
+				n++
+			}
+		}
+		return n == 3
+	})
+	total := keys * per
+	// Three kills at random moments, each restarted at a later one.
+	type event struct {
+		at      int
+		restart bool
+		who     int
+	}
+	var events []event
+	for i := 0; i < 3; i++ {
+		at := total/10 + rng.IntN(total*7/10)
+		events = append(events, event{at: at, who: i}, event{at: at + rng.IntN(total/10), restart: true, who: i})
+	}
+	kills, restarts := 0, 0
+	for i := 0; i < total; i++ {
+		for _, e := range events {
+			if e.at != i {
+				continue
+			}
+			c := &consumers[e.who]
+			if e.restart {
+				// After the failure is detected: its partitions moved to
+				// the others, and move back now.
+				waitFor(t, c.name+" dropped from the view", func() bool {
+					for _, m := range tx.Members() {
+						if m.Name == c.name {
+							return false
+						}
+					}
+					return true
+				})
+				*c = start(c.name)
+				restarts++
+			} else {
+				c.dead.Store(true)
+				c.p.kill()
+				kills++
+			}
+		}
+		// 100 keys at a time, each getting its messages within 1,000
+		// sends: a key's messages are in flight together.
+		key, seq := (i/(100*per))*100+i%100, (i/100)%per
+		if err := tx.Send(context.Background(), keyed("orders", key, seq)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitForState(t, "every message handled", func() bool {
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		return log.handled >= total && tx.Stats().InFlight == 0
+	}, tx)
+	dups := log.check(t, keys, per)
+	t.Logf("%d kills, %d restarts; handled again after a kill: %d; failed over: %d", kills, restarts, dups, tx.Stats().FailedOver)
+}
