@@ -46,7 +46,11 @@ type lanes struct {
 	routes atomic.Uint64 // bumped when the view or a destination's state changes
 }
 
-func (ls *lanes) init() { ls.byKey, ls.parts = make(map[laneKey]*lane), make(map[string]int) }
+func (ls *lanes) init() {
+	ls.byKey, ls.parts = make(map[laneKey]*lane), make(map[string]int)
+	ls.routes.Store(1) // a new lane's gen, 0, is never current
+	ls.gen = 0         // nor are the cached partition counts
+}
 
 // changed invalidates owners and partition counts.
 func (ls *lanes) changed() { ls.routes.Add(1) }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/meshmq/meshmq/channel"
+	"github.com/meshmq/meshmq/discovery"
 )
 
 // keyedLog records, per key, the sequence numbers handled, in the order
@@ -177,4 +178,41 @@ func TestPartitionedOrderAcrossKills(t *testing.T) {
 	}, tx)
 	dups := log.check(t, keys, per)
 	t.Logf("%d kills, %d restarts; handled again after a kill: %d; failed over: %d", kills, restarts, dups, tx.Stats().FailedOver)
+}
+
+// With a static member list too, keyed messages to a partitioned service
+// reach their partition's owner, each key in order; two owners share the
+// partitions.
+func TestPartitionedStaticDiscovery(t *testing.T) {
+	log := &keyedLog{seqs: make(map[uint32][]uint32)}
+	var per [2]atomic.Int64
+	var rxs []*Peer
+	for i := range per {
+		rx := start(t, fastOpts(fmt.Sprint("rx", i))...)
+		n := &per[i]
+		if err := rx.Handle("orders", func(ctx context.Context, m *channel.Message) error {
+			log.record(m)
+			n.Add(1)
+			return nil
+		}, Partitions(16), Concurrency(4)); err != nil {
+			t.Fatal(err)
+		}
+		rxs = append(rxs, rx)
+	}
+	tx := start(t, append(fastOpts("tx"), WithDiscovery(discovery.NewStatic(rxs[0].Advertisement(), rxs[1].Advertisement())))...)
+	const keys, seqs = 50, 40
+	for s := 0; s < seqs; s++ {
+		for k := 0; k < keys; k++ {
+			if err := tx.Send(context.Background(), keyed("orders", k, s)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitForState(t, "all handled", func() bool { return tx.Stats().InFlight == 0 && per[0].Load()+per[1].Load() == keys*seqs }, tx)
+	if dups := log.check(t, keys, seqs); dups != 0 {
+		t.Fatalf("%d handled twice", dups)
+	}
+	if per[0].Load() == 0 || per[1].Load() == 0 {
+		t.Fatalf("partitions not shared: %d and %d", per[0].Load(), per[1].Load())
+	}
 }

@@ -14,6 +14,7 @@
 //	                                   one direction, counted per message as the receiver decodes them
 //	transport_1KiB_msgs_per_s          the same with 1 KiB messages
 //	send_alo_64B_msgs_per_s            64 B bodies through peer.Send at least once, until handled and acknowledged
+//	send_alo_keyed_64B_msgs_per_s      the same with 1,000 distinct keys to a service of 64 partitions (lanes)
 //	send_be_64B_msgs_per_s             the same, best effort (no buffer, no acknowledgement)
 //	send_alo_1KiB_msgs_per_s           at least once, 1 KiB bodies
 //	send_be_1KiB_msgs_per_s            best effort, 1 KiB bodies
@@ -68,6 +69,9 @@ func main() {
 		{"transport_64B_msgs_per_s", "msgs/s", func(ctx context.Context) (float64, error) { return transportOneWay(ctx, 64, n(2_000_000)) }},
 		{"transport_1KiB_msgs_per_s", "msgs/s", func(ctx context.Context) (float64, error) { return transportOneWay(ctx, 1024, n(500_000)) }},
 		{"send_alo_64B_msgs_per_s", "msgs/s", func(ctx context.Context) (float64, error) { return rate(peerSend(ctx, 64, n(500_000), false)) }},
+		{"send_alo_keyed_64B_msgs_per_s", "msgs/s", func(ctx context.Context) (float64, error) {
+			return rate(peerSendKeyed(ctx, 64, n(500_000), 1000, false))
+		}},
 		{"send_be_64B_msgs_per_s", "msgs/s", func(ctx context.Context) (float64, error) { return rate(peerSend(ctx, 64, n(500_000), true)) }},
 		{"send_alo_1KiB_msgs_per_s", "msgs/s", func(ctx context.Context) (float64, error) { return rate(peerSend(ctx, 1024, n(200_000), false)) }},
 		{"send_be_1KiB_msgs_per_s", "msgs/s", func(ctx context.Context) (float64, error) { return rate(peerSend(ctx, 1024, n(200_000), true)) }},

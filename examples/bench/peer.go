@@ -22,10 +22,9 @@ func peerPair(ctx context.Context, handled *atomic.Int64) (tx, rx *peer.Peer, er
 	err = rx.Handle("bench", func(context.Context, *channel.Message) error {
 		handled.Add(1)
 		return nil
-	}, peer.Concurrency(2))
+	}, peer.Concurrency(2), peer.Partitions(64))
 	if err == nil {
-		tx, err = peer.New(ctx, peer.WithName("bench-tx"),
-			peer.WithDiscovery(discovery.NewStatic(discovery.Member{Name: rx.Name(), Endpoint: rx.Endpoint(), Services: []string{"bench"}})))
+		tx, err = peer.New(ctx, peer.WithName("bench-tx"), peer.WithDiscovery(discovery.NewStatic(rx.Advertisement())))
 	}
 	if err != nil {
 		rx.Close(ctx)
@@ -38,6 +37,17 @@ func peerPair(ctx context.Context, handled *atomic.Int64) (tx, rx *peer.Peer, er
 // until all are handled (and, at least once, acknowledged). It also samples
 // the heap in use, returned as peakHeap.
 func peerSend(ctx context.Context, size, n int, bestEffort bool) (rate float64, peakHeap uint64, err error) {
+	return peerSendKeyed(ctx, size, n, 0, bestEffort)
+}
+
+// peerSendKeyed is peerSend with keys distinct keys, in turn (0: none): the
+// service is partitioned, so keyed messages go through their partitions'
+// lanes.
+func peerSendKeyed(ctx context.Context, size, n, keys int, bestEffort bool) (rate float64, peakHeap uint64, err error) {
+	keyNames := make([]string, keys)
+	for i := range keyNames {
+		keyNames[i] = fmt.Sprintf("key-%d", i)
+	}
 	var handled atomic.Int64
 	tx, rx, err := peerPair(ctx, &handled)
 	if err != nil {
@@ -67,7 +77,11 @@ func peerSend(ctx context.Context, size, n int, bestEffort bool) (rate float64, 
 	handled.Store(0)
 	start := time.Now()
 	for i := 0; i < n; i++ {
-		err := tx.Send(ctx, &channel.Message{Channel: "bench", Body: body}, opts...)
+		msg := &channel.Message{Channel: "bench", Body: body}
+		if keys > 0 {
+			msg.Key = keyNames[i%keys]
+		}
+		err := tx.Send(ctx, msg, opts...)
 		if err != nil {
 			if bestEffort && errors.Is(err, peer.ErrNotConnected) {
 				return 0, 0, fmt.Errorf("connection lost during the run: %w", err)
