@@ -582,6 +582,10 @@ func (d *dest) nack(pk *wire.Nack) {
 	d.mu.Unlock()
 	d.p.deadLetter(d, dead)
 	for _, m := range regroup {
+		if m.lane != nil {
+			m.lane.takeBack(d, []*outMsg{m.moved()})
+			continue
+		}
 		d.p.reroute(m.moved())
 	}
 	signal(d.wake)

@@ -42,6 +42,7 @@ type group struct {
 	maxBytes   int
 	dropNewest bool
 	bestEffort bool
+	partitions int
 	policy     *RetryPolicy // the peer's retry policy with maxAge as its age limit; replaced, never changed
 	n, bytes   int          // copies not yet acknowledged or dead-lettered
 	retained   []*outMsg    // copies waiting for a member to return
@@ -143,8 +144,9 @@ func (g *group) release(m *outMsg) {
 // recompute sets the effective bounds from the members'. The caller holds
 // g.mu.
 func (g *group) recompute(base RetryPolicy) {
-	g.maxAge, g.maxCount, g.maxBytes, g.dropNewest, g.bestEffort = 0, 0, 0, false, false
+	g.maxAge, g.maxCount, g.maxBytes, g.dropNewest, g.bestEffort, g.partitions = 0, 0, 0, false, false, 0
 	apply := func(s discovery.Subscription) {
+		g.partitions = max(g.partitions, s.Partitions)
 		g.maxAge = max(g.maxAge, s.MaxAge)
 		g.maxCount = max(g.maxCount, s.MaxCount)
 		g.maxBytes = max(g.maxBytes, s.MaxBytes)

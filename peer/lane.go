@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,8 +26,9 @@ type laneKey struct {
 }
 
 type lane struct {
-	p   *Peer
-	key laneKey
+	p     *Peer
+	key   laneKey
+	group *group // a partition of a subscriber group; nil: of a service
 
 	mu       sync.Mutex
 	owner    *dest
@@ -87,6 +89,26 @@ func (p *Peer) laneFor(service, key string) *lane {
 	return l
 }
 
+// groupLane returns the lane of a keyed copy for a partitioned group, or nil.
+func (p *Peer) groupLane(g *group, key string) *lane {
+	g.mu.Lock()
+	n := g.partitions
+	g.mu.Unlock()
+	if n == 0 || key == "" {
+		return nil
+	}
+	k := laneKey{"\x00" + g.key, partition.Of(key, n)}
+	ls := &p.lanes
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	l := ls.byKey[k]
+	if l == nil || l.group != g { // a group ended and formed again is another
+		l = &lane{p: p, key: k, group: g}
+		ls.byKey[k] = l
+	}
+	return l
+}
+
 // owner returns the partition's owner by the current view: the winner among
 // the members handling the service whose destination is not gone. The
 // caller holds l.mu.
@@ -96,15 +118,23 @@ func (l *lane) ownerNow() *dest {
 		return l.target
 	}
 	var names []string
-	for _, m := range l.p.view() {
-		if !m.Handles(l.key.service) {
-			continue
+	if l.group != nil {
+		l.group.mu.Lock()
+		for _, gm := range l.group.alive {
+			names = append(names, gm.name)
 		}
-		if d := l.p.destIfAny(m.Name); d != nil && d.isGone() {
-			continue
+		l.group.mu.Unlock()
+	} else {
+		for _, m := range l.p.view() {
+			if m.Handles(l.key.service) {
+				names = append(names, m.Name)
+			}
 		}
-		names = append(names, m.Name)
 	}
+	names = slices.DeleteFunc(names, func(name string) bool {
+		d := l.p.destIfAny(name)
+		return d != nil && d.isGone()
+	})
 	l.gen, l.target = gen, nil
 	if i := partition.Owner(l.key.part, names); i >= 0 {
 		if d, err := l.p.dest(names[i]); err == nil {

@@ -83,7 +83,12 @@ type consumer struct {
 // order (a message handled again after a kill comes before every later
 // message of its key), and duplicates, counted, come only from handlers that
 // ran before their acknowledgement left.
-func TestPartitionedOrderAcrossKills(t *testing.T) {
+func TestPartitionedOrderAcrossKills(t *testing.T) { partitionedKills(t, false) }
+
+// The same for a partitioned subscriber group of three members.
+func TestPartitionedGroupOrderAcrossKills(t *testing.T) { partitionedKills(t, true) }
+
+func partitionedKills(t *testing.T, group bool) {
 	const keys, per = 10_000, 10
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
@@ -100,13 +105,20 @@ func TestPartitionedOrderAcrossKills(t *testing.T) {
 		c := consumer{name: name, dead: new(atomic.Bool)}
 		c.p = cl.unmanaged(name)
 		dead := c.dead
-		if err := c.p.Handle("orders", func(ctx context.Context, m *channel.Message) error {
+		h := func(ctx context.Context, m *channel.Message) error {
 			if dead.Load() {
 				return errors.New("killed")
 			}
 			log.record(m)
 			return nil
-		}, Partitions(64), Concurrency(4)); err != nil {
+		}
+		var err error
+		if group {
+			_, err = c.p.Subscribe("orders.>", h, Group("g"), Partitions(64), Concurrency(4))
+		} else {
+			err = c.p.Handle("orders", h, Partitions(64), Concurrency(4))
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 		return c
@@ -120,12 +132,16 @@ func TestPartitionedOrderAcrossKills(t *testing.T) {
 	waitFor(t, "three consumers in view", func() bool {
 		n := 0
 		for _, m := range tx.Members() {
-			if m.Handles("orders") && m.Partitions["orders"] == 64 {
+			if m.Handles("orders") && m.Partitions["orders"] == 64 ||
+				len(m.Subscriptions) == 1 && m.Subscriptions[0].Partitions == 64 {
 				n++
 			}
 		}
 		return n == 3
 	})
+	if group {
+		waitGroups(t, tx, "orders.created", 1, 3)
+	}
 	total := keys * per
 	// Three kills at random moments, each restarted at a later one.
 	type event struct {
@@ -167,7 +183,15 @@ func TestPartitionedOrderAcrossKills(t *testing.T) {
 		// 100 keys at a time, each getting its messages within 1,000
 		// sends: a key's messages are in flight together.
 		key, seq := (i/(100*per))*100+i%100, (i/100)%per
-		if err := tx.Send(context.Background(), keyed("orders", key, seq)); err != nil {
+		var err error
+		if group {
+			msg := keyed("orders.created", key, seq)
+			msg.Kind = channel.Event
+			err = tx.Publish(context.Background(), msg)
+		} else {
+			err = tx.Send(context.Background(), keyed("orders", key, seq))
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 	}

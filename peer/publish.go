@@ -101,7 +101,7 @@ func (p *Peer) publishCore(ctx context.Context, msg *channel.Message, sc *sendCo
 	}
 	var dead []deadMsg
 	for i := range copies {
-		dead = append(dead, p.admitCopy(&copies[i], msg.Channel)...)
+		dead = append(dead, p.admitCopy(&copies[i], msg.Channel, msg.Key)...)
 	}
 	p.stats.sent.Add(uint64(len(copies)))
 	p.deadLetter(nil, dead)
@@ -110,9 +110,13 @@ func (p *Peer) publishCore(ctx context.Context, msg *channel.Message, sc *sendCo
 
 // admitCopy counts a new copy against its group's bounds, dead-lettering
 // the overflow, and routes it.
-func (p *Peer) admitCopy(m *outMsg, topic string) []deadMsg {
+func (p *Peer) admitCopy(m *outMsg, topic, key string) []deadMsg {
 	g := m.group
-	d := p.pickMember(g, topic)
+	l := p.groupLane(g, key)
+	var d *dest
+	if l == nil {
+		d = p.pickMember(g, topic)
+	}
 	var dead []deadMsg
 	g.mu.Lock()
 	over := g.n+1 > g.maxCount || g.bytes+int(m.size) > g.maxBytes
@@ -138,6 +142,11 @@ func (p *Peer) admitCopy(m *outMsg, topic string) []deadMsg {
 		dead = append(dead, deadMsg{m: victim, reason: ReasonOverflow, text: "group " + g.wire + " full"})
 	case over:
 		return append(dead, deadMsg{m: m, reason: ReasonOverflow, text: "group " + g.wire + " full"})
+	}
+	if l != nil {
+		// A partitioned group: the copy goes through its partition's lane.
+		l.submit(m)
+		return dead
 	}
 	if dm := p.routeCopy(m, d); dm != nil {
 		dead = append(dead, *dm)
