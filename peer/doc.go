@@ -36,6 +36,23 @@
 // and messages of different keys or senders, are handled concurrently (up to
 // Concurrency per service) in no particular order.
 //
+// Partitions. A service handled with Partitions(n), or a subscriber group
+// subscribed with it, is partitioned: a message's Key selects one of n
+// partitions (a stable hash, the same in every peer), and each partition is
+// owned by one live instance (group member) at a time, the winner of a
+// rendezvous hash over the cluster view, so that a join or a departure moves
+// only about 1/N of the partitions. A sender keeps, per partition, one owner
+// at a time: when the owner changes, the partition's newer messages wait
+// until the old owner has settled everything it was given, or, if it failed,
+// until its connection is closed and its unacknowledged messages have gone to
+// the new owner first, in order. So per sender and key, messages are handled
+// in send order across retries, failover and ownership moves, and one
+// instance at a time; a message handled again after a crash (its
+// acknowledgement lost) comes before every later message of its key.
+// Across senders there is no order: two senders' messages of one key reach
+// the same owner but interleave as they arrive. Messages without a Key are
+// spread freely.
+//
 // Backpressure. The retry buffer is bounded in messages and bytes
 // (WithBuffer); when it is full, Send waits until its ctx ends, or fails at
 // once with ErrBufferFull (WithFailFast). Receivers grant credit per sender
