@@ -50,8 +50,9 @@
 // instance at a time; a message handled again after a crash (its
 // acknowledgement lost) comes before every later message of its key.
 // Across senders there is no order: two senders' messages of one key reach
-// the same owner but interleave as they arrive. Messages without a Key are
-// spread freely.
+// the same owner but interleave as they arrive. The receiver handles each
+// sender's partition one message at a time, different partitions
+// concurrently (Concurrency). Messages without a Key are spread freely.
 //
 // Backpressure. The retry buffer is bounded in messages and bytes
 // (WithBuffer); when it is full, Send waits until its ctx ends, or fails at

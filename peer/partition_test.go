@@ -13,6 +13,7 @@ import (
 
 	"github.com/meshmq/meshmq/channel"
 	"github.com/meshmq/meshmq/discovery"
+	"github.com/meshmq/meshmq/internal/partition"
 )
 
 // keyedLog records, per key, the sequence numbers handled, in the order
@@ -206,15 +207,22 @@ func partitionedKills(t *testing.T, group bool) {
 
 // With a static member list too, keyed messages to a partitioned service
 // reach their partition's owner, each key in order; two owners share the
-// partitions.
+// partitions; a receiver handles one partition at a time.
 func TestPartitionedStaticDiscovery(t *testing.T) {
 	log := &keyedLog{seqs: make(map[uint32][]uint32)}
 	var per [2]atomic.Int64
+	var running [16]atomic.Int32
+	var overlap atomic.Bool
 	var rxs []*Peer
 	for i := range per {
 		rx := start(t, fastOpts(fmt.Sprint("rx", i))...)
 		n := &per[i]
 		if err := rx.Handle("orders", func(ctx context.Context, m *channel.Message) error {
+			r := &running[partition.Of(m.Key, 16)]
+			if r.Add(1) > 1 {
+				overlap.Store(true)
+			}
+			defer r.Add(-1)
 			log.record(m)
 			n.Add(1)
 			return nil
@@ -238,5 +246,8 @@ func TestPartitionedStaticDiscovery(t *testing.T) {
 	}
 	if per[0].Load() == 0 || per[1].Load() == 0 {
 		t.Fatalf("partitions not shared: %d and %d", per[0].Load(), per[1].Load())
+	}
+	if overlap.Load() {
+		t.Fatal("two messages of one partition handled at once")
 	}
 }

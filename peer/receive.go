@@ -102,8 +102,9 @@ type inMsg struct {
 	svc        *service
 	kq         *keyQueue
 	bestEffort bool
-	running    bool // guarded by svc.mu
-	failed     bool // guarded by receiver.mu: NACKed, waiting for the resend
+	part       int32 // partition + 1 of a message to a partitioned service or group; 0: none
+	running    bool  // guarded by svc.mu
+	failed     bool  // guarded by receiver.mu: NACKed, waiting for the resend
 }
 
 func (r *receiver) init(p *Peer) {
@@ -323,6 +324,9 @@ func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
 		}
 		m.From, m.Attempt = ip.name, int(e.Attempt)
 		im.from, im.stream, im.seq, im.svc = ip, st, e.Seq, s
+		if e.Partition != wire.NoPartition && s.parts > 0 && e.Partition < int64(s.parts) {
+			im.part = int32(e.Partition) + 1
+		}
 		handed++
 		if !s.enqueue(im) {
 			nack(e, wire.ReasonNoHandler, "handler of "+m.Channel+" stopped on "+p.cfg.name)

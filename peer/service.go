@@ -30,9 +30,12 @@ type service struct {
 	wg       sync.WaitGroup
 }
 
+// keyID names a queue of messages handled one at a time: a sender's key,
+// or a sender's partition (part = partition + 1) of a partitioned service.
 type keyID struct {
 	from *inPeer
 	key  string
+	part int32
 }
 
 // keyQueue holds one key's messages. scheduled: one of them is in ready or
@@ -67,11 +70,14 @@ func (s *service) enqueue(im *inMsg) bool {
 	if s.stopping {
 		return false
 	}
-	if im.msg.Key == "" || im.bestEffort {
+	if (im.msg.Key == "" && im.part == 0) || im.bestEffort {
 		s.push(im)
 		return true
 	}
-	id := keyID{im.from, im.msg.Key}
+	id := keyID{im.from, im.msg.Key, 0}
+	if im.part > 0 {
+		id = keyID{from: im.from, part: im.part} // one partition at a time
+	}
 	kq := s.keys[id]
 	if kq == nil {
 		kq = &keyQueue{id: id}

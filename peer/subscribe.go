@@ -82,6 +82,7 @@ func (p *Peer) Subscribe(pattern string, h channel.Handler, opts ...HandleOption
 	}
 	s.svc = newService(p, name, chainHandle(h, p.cfg.handleMW), hc.concurrency)
 	s.svc.scope = key
+	s.svc.parts = hc.partitions
 	p.mu.Lock()
 	if _, ok := p.subs[key]; ok {
 		p.mu.Unlock()
