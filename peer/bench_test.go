@@ -2,6 +2,7 @@ package peer
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -67,4 +68,27 @@ func BenchmarkRequest64B(b *testing.B) {
 	slices.Sort(rtts)
 	b.ReportMetric(float64(rtts[len(rtts)/2].Microseconds()), "p50_us")
 	b.ReportMetric(float64(rtts[len(rtts)*99/100].Microseconds()), "p99_us")
+}
+
+// Keyed, 1,000 keys, to a service of 64 partitions: through the lanes.
+func BenchmarkSendALOKeyed64B(b *testing.B) {
+	var handled atomic.Int64
+	rx := start(b, WithName("rx"), WithLogger(testLogger()), WithCredit(benchCredit))
+	rx.Handle("bench", func(context.Context, *channel.Message) error { handled.Add(1); return nil }, Concurrency(2), Partitions(64))
+	tx := start(b, WithName("tx"), WithLogger(testLogger()), WithDiscovery(discovery.NewStatic(rx.Advertisement())))
+	ctx := context.Background()
+	body := make([]byte, 64)
+	keys := make([]string, 1000)
+	for i := range keys {
+		keys[i] = fmt.Sprint("key-", i)
+	}
+	b.SetBytes(64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := tx.Send(ctx, &channel.Message{Channel: "bench", Key: keys[i%len(keys)], Body: body}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	waitFor(b, "handled", func() bool { return handled.Load() == int64(b.N) })
 }

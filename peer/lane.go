@@ -42,16 +42,24 @@ type lane struct {
 // needs from the view.
 type lanes struct {
 	mu     sync.Mutex
-	byKey  map[laneKey]*lane
-	parts  map[string]int // partitions per service, at gen
-	gen    uint64
-	routes atomic.Uint64 // bumped when the view or a destination's state changes
+	byKey  map[laneKey]*lane // every lane, for sweeps and wake-ups
+	routes atomic.Uint64     // bumped when the view or a destination's state changes
+	// services maps a service to its *serviceLanes: read on every keyed
+	// Send without a lock.
+	services sync.Map
+}
+
+// serviceLanes is a service's partition count by the view of gen, and its
+// lanes by partition.
+type serviceLanes struct {
+	n     int
+	gen   uint64
+	lanes []atomic.Pointer[lane]
 }
 
 func (ls *lanes) init() {
-	ls.byKey, ls.parts = make(map[laneKey]*lane), make(map[string]int)
+	ls.byKey = make(map[laneKey]*lane)
 	ls.routes.Store(1) // a new lane's gen, 0, is never current
-	ls.gen = 0         // nor are the cached partition counts
 }
 
 // changed invalidates owners and partition counts.
@@ -62,30 +70,40 @@ func (ls *lanes) changed() { ls.routes.Add(1) }
 func (p *Peer) laneFor(service, key string) *lane {
 	ls := &p.lanes
 	gen := ls.routes.Load()
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	if ls.gen != gen {
-		clear(ls.parts)
-		ls.gen = gen
-	}
-	n, ok := ls.parts[service]
-	if !ok {
+	v, _ := ls.services.Load(service)
+	sl, _ := v.(*serviceLanes)
+	if sl == nil || sl.gen != gen {
+		n := 0
 		for _, m := range p.view() {
 			if m.Handles(service) {
 				n = max(n, m.Partitions[service])
 			}
 		}
-		ls.parts[service] = n
+		next := &serviceLanes{n: n, gen: gen}
+		if sl != nil && sl.n == n {
+			next.lanes = sl.lanes // the same partitions: the same lanes
+		} else {
+			next.lanes = make([]atomic.Pointer[lane], n)
+		}
+		ls.services.Store(service, next)
+		sl = next
 	}
-	if n == 0 {
+	if sl.n == 0 {
 		return nil
 	}
-	k := laneKey{service, partition.Of(key, n)}
+	part := partition.Of(key, sl.n)
+	if l := sl.lanes[part].Load(); l != nil {
+		return l
+	}
+	k := laneKey{service, part}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
 	l := ls.byKey[k]
 	if l == nil {
 		l = &lane{p: p, key: k}
 		ls.byKey[k] = l
 	}
+	sl.lanes[part].Store(l)
 	return l
 }
 
