@@ -2,6 +2,8 @@ package peer
 
 import (
 	"context"
+	"os"
+	"strconv"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -91,7 +93,11 @@ func TestPartitionedGroupOrderAcrossKills(t *testing.T) { partitionedKills(t, tr
 
 func partitionedKills(t *testing.T, group bool) {
 	const keys, per = 10_000, 10
+	// MESHMQ_SEED=n replays a failed run's moments.
 	seed := time.Now().UnixNano()
+	if s, err := strconv.ParseInt(os.Getenv("MESHMQ_SEED"), 10, 64); err == nil {
+		seed = s
+	}
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	t.Logf("seed %d", seed)
 	defer func() {
