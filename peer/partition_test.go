@@ -2,12 +2,12 @@ package peer
 
 import (
 	"context"
-	"os"
-	"strconv"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
