@@ -109,10 +109,13 @@ func (p *Peer) laneFor(service, key string) *lane {
 
 // groupLane returns the lane of a keyed copy for a partitioned group, or nil.
 func (p *Peer) groupLane(g *group, key string) *lane {
+	if key == "" {
+		return nil
+	}
 	g.mu.Lock()
 	n := g.partitions
 	g.mu.Unlock()
-	if n == 0 || key == "" {
+	if n == 0 {
 		return nil
 	}
 	k := laneKey{"\x00" + g.key, partition.Of(key, n)}
