@@ -121,11 +121,27 @@ func (p *Peer) groupLane(g *group, key string) *lane {
 	k := laneKey{"\x00" + g.key, partition.Of(key, n)}
 	ls := &p.lanes
 	ls.mu.Lock()
-	defer ls.mu.Unlock()
 	l := ls.byKey[k]
-	if l == nil || l.group != g { // a group ended and formed again is another
+	var orphans []*outMsg
+	if l == nil || l.group != g {
+		// A group that ended and formed again is another group: what the
+		// old one's lane still held was for members that are gone.
+		if l != nil {
+			l.mu.Lock()
+			orphans, l.held = l.held, nil
+			l.mu.Unlock()
+		}
 		l = &lane{p: p, key: k, group: g}
 		ls.byKey[k] = l
+	}
+	ls.mu.Unlock()
+	if len(orphans) > 0 {
+		dead := make([]deadMsg, len(orphans))
+		for i, m := range orphans {
+			m.lane = nil // never given to an owner
+			dead[i] = deadMsg{m: m, reason: ReasonUnsubscribed, text: "its subscriber group ended"}
+		}
+		p.deadLetter(nil, dead)
 	}
 	return l
 }
@@ -267,10 +283,18 @@ func (p *Peer) sweepLanes(now time.Time) {
 	p.lanes.mu.Unlock()
 	for _, l := range all {
 		var dead []deadMsg
+		ended := false
+		if l.group != nil {
+			l.group.mu.Lock()
+			ended = l.group.gone
+			l.group.mu.Unlock()
+		}
 		l.mu.Lock()
 		kept := l.held[:0]
 		for _, m := range l.held {
 			switch {
+			case ended:
+				dead = append(dead, deadMsg{m: m, reason: ReasonUnsubscribed, text: "its subscriber group ended"})
 			case m.expires != 0 && now.UnixNano() > m.expires:
 				dead = append(dead, deadMsg{m: m, reason: ReasonExpired, text: "no owner of its partition before it expired"})
 			case m.policy.MaxAge > 0 && now.UnixNano()-m.created > int64(m.policy.MaxAge):
