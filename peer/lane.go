@@ -9,10 +9,11 @@ import (
 	"github.com/meshmq/meshmq/internal/partition"
 )
 
-// Partitioned services. A keyed message to a service handled with
-// Partitions(n) belongs to partition partition.Of(key, n), and every
-// partition has one owner at a time: the live instance that wins the
-// rendezvous hash over the cluster view. The sender keeps a lane per
+// Partitioned services and subscriber groups. A keyed message to a service
+// handled with Partitions(n) (a keyed event for a group subscribed with it)
+// belongs to partition partition.Of(key, n), and every partition has one
+// owner at a time: the live instance (member) that wins the rendezvous hash
+// over the cluster view. The sender keeps a lane per
 // partition: its messages go to the lane's owner in order; when the owner
 // changes, new messages wait in the lane until the old owner has settled all
 // it was given (acknowledged or dead-lettered), or, if it failed, until its
@@ -34,7 +35,7 @@ type lane struct {
 	owner    *dest
 	inflight int       // messages given to owner, not settled
 	held     []*outMsg // waiting for an owner, in send order
-	gen      uint64    // routeGen target was computed at
+	gen      uint64    // lanes.routes when target was computed
 	target   *dest     // the owner by the view of gen
 }
 
@@ -146,7 +147,7 @@ func (p *Peer) groupLane(g *group, key string) *lane {
 	return l
 }
 
-// owner returns the partition's owner by the current view: the winner among
+// ownerNow returns the partition's owner by the current view: the winner among
 // the members handling the service whose destination is not gone. The
 // caller holds l.mu.
 func (l *lane) ownerNow() *dest {
@@ -261,7 +262,6 @@ func (p *Peer) failoverAll(ds []*dest) {
 // wakeLanes lets lanes waiting for an owner find one, after a membership
 // change.
 func (p *Peer) wakeLanes() {
-	p.lanes.changed()
 	p.lanes.mu.Lock()
 	all := make([]*lane, 0, len(p.lanes.byKey))
 	for _, l := range p.lanes.byKey {
