@@ -686,24 +686,38 @@ func (p *Peer) deadLetter(d *dest, dead []deadMsg) {
 // released tells the groups and lanes of messages that were acknowledged
 // or dead-lettered.
 func (p *Peer) released(ms []*outMsg) {
-	var last *lane
-	n := 0
+	// Runs of one group or lane (an ACK covers many copies of one group)
+	// take its lock once.
+	var g *group
+	gn, gbytes := 0, 0
+	var l *lane
+	ln := 0
 	for _, m := range ms {
-		if m.group != nil {
-			m.group.release(m)
-		}
-		if m.lane != last {
-			if n > 0 {
-				last.settled(n)
+		if m.group != g {
+			if gn > 0 {
+				g.release(gn, gbytes)
 			}
-			last, n = m.lane, 0
+			g, gn, gbytes = m.group, 0, 0
+		}
+		if m.group != nil {
+			gn++
+			gbytes += int(m.size)
+		}
+		if m.lane != l {
+			if ln > 0 {
+				l.settled(ln)
+			}
+			l, ln = m.lane, 0
 		}
 		if m.lane != nil {
-			n++
+			ln++
 		}
 	}
-	if n > 0 {
-		last.settled(n)
+	if gn > 0 {
+		g.release(gn, gbytes)
+	}
+	if ln > 0 {
+		l.settled(ln)
 	}
 }
 

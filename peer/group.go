@@ -134,10 +134,10 @@ func (g *group) retryPolicy(override, base *RetryPolicy) *RetryPolicy {
 }
 
 // release uncounts a copy that was acknowledged or dead-lettered.
-func (g *group) release(m *outMsg) {
+func (g *group) release(n, bytes int) {
 	g.mu.Lock()
-	g.n--
-	g.bytes -= int(m.size)
+	g.n -= n
+	g.bytes -= bytes
 	g.mu.Unlock()
 }
 
