@@ -109,12 +109,17 @@ func (b *billing) balance(ctx context.Context, m *channel.Message) error {
 func (b *billing) handled() (distinct, twice int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, n := range b.charged {
+	return tally(b.charged)
+}
+
+// tally counts the orders in counts and those counted more than once.
+func tally(counts map[string]int) (distinct, twice int) {
+	for _, n := range counts {
 		if n > 1 {
 			twice++
 		}
 	}
-	return len(b.charged), twice
+	return len(counts), twice
 }
 
 // audit is the orders peer's subscriber to billing's events.
@@ -137,12 +142,7 @@ func (a *audit) handle(ctx context.Context, m *channel.Message) error {
 func (a *audit) received() (distinct, twice int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, n := range a.seen {
-		if n > 1 {
-			twice++
-		}
-	}
-	return len(a.seen), twice
+	return tally(a.seen)
 }
 
 // startBilling starts the billing peer. Its static member list holds orders
