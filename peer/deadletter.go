@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/meshmq/meshmq/channel"
-	"github.com/meshmq/meshmq/internal/wire"
 	"github.com/meshmq/meshmq/peer/outbox"
 )
 
@@ -44,16 +43,13 @@ func (p *Peer) DeadLetters(ctx context.Context, fn func(outbox.DeadLetter) error
 }
 
 // Redrive takes dead letters out of the store, by their Seq, and sends them
-// again (same IDs, through the send middleware, routed afresh).
+// again as they were first sent (same ID and encoding; the send middleware
+// does not run again), routed afresh: a published copy to its group.
 func (p *Peer) Redrive(ctx context.Context, seqs ...uint64) error {
 	recs, err := p.store.Redrive(ctx, seqs)
 	for _, r := range recs {
-		var m channel.Message
-		if derr := wire.DecodeMessage(r.Message, &m); derr != nil {
-			return errors.Join(err, fmt.Errorf("peer: redrive %d: %w", r.Seq, derr))
-		}
-		if serr := p.Send(ctx, &m); serr != nil {
-			return errors.Join(err, fmt.Errorf("peer: redrive %d: %w", r.Seq, serr))
+		if rerr := p.resume(ctx, r, resumeRedriven); rerr != nil {
+			return errors.Join(err, fmt.Errorf("peer: redrive %d: %w", r.Seq, rerr))
 		}
 	}
 	return err

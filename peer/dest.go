@@ -65,6 +65,8 @@ type outMsg struct {
 	lane     *lane  // the partition of a keyed message to a partitioned service
 	fresh    bool   // its ID was made for it: its first transmission is flagged fresh
 	urgent   bool   // a request or a reply: someone waits for it
+	relayed  bool   // from the outbox: the relay learns when it is settled
+	shared   bool   // a copy of a published outbox record: the copies share its Seq
 	done     bool
 	queued   bool // in sendq or resendq
 	waiting  bool // in retries
@@ -73,7 +75,7 @@ type outMsg struct {
 
 // record is m as the store sees it.
 func (m *outMsg) record(dest string) outbox.Record {
-	r := outbox.Record{Seq: m.storeSeq, Dest: outbox.Destination{Peer: dest, Group: m.groupName()}, Message: m.enc,
+	r := outbox.Record{Seq: m.storeSeq, Dest: outbox.Destination{Peer: dest, Group: m.groupKey()}, Message: m.enc,
 		Created: time.Unix(0, m.created), Attempts: int(m.attempts)}
 	var hdr channel.Message
 	if wire.DecodeMessage(m.enc, &hdr) == nil {
@@ -96,6 +98,14 @@ func (m *outMsg) partition() int64 {
 		return wire.NoPartition
 	}
 	return int64(m.lane.key.part)
+}
+
+// groupKey is the group's identity for the store: what restore finds it by.
+func (m *outMsg) groupKey() string {
+	if m.group == nil {
+		return ""
+	}
+	return m.group.key
 }
 
 func (m *outMsg) groupName() string {
@@ -522,15 +532,7 @@ func (d *dest) ack(pk *wire.Ack) {
 	for _, m := range settled {
 		bytes += int(m.size)
 	}
-	if d.p.ackStore {
-		seqs := make([]uint64, len(settled))
-		for i, m := range settled {
-			seqs[i] = m.storeSeq
-		}
-		if err := d.p.store.Ack(context.Background(), toRanges(seqs)); err != nil {
-			d.p.log.Error("store ack failed", "err", err)
-		}
-	}
+	d.p.settleStored(settled)
 	d.p.stats.acked.Add(uint64(len(settled)))
 	d.p.released(settled)
 	d.p.buf.release(len(settled), bytes)
@@ -642,7 +644,7 @@ type deadMsg struct {
 // deadLetter stores dead letters, frees their buffer room and tells the
 // application. Called without locks held.
 func (p *Peer) deadLetter(d *dest, dead []deadMsg) {
-	if len(dead) == 0 {
+	if dead = p.keep(dead); len(dead) == 0 {
 		return
 	}
 	name := "" // a message that never had a destination (no instance)
@@ -654,11 +656,15 @@ func (p *Peer) deadLetter(d *dest, dead []deadMsg) {
 	now := time.Now()
 	for i, dm := range dead {
 		dls[i] = outbox.DeadLetter{Record: dm.m.record(name), Reason: string(dm.reason), Error: dm.text, At: now}
+		if dm.m.shared {
+			dls[i].Seq = 0 // its own dead letter: the record stays for the other copies
+		}
 		bytes += int(dm.m.size)
 	}
 	if err := p.store.DeadLetter(context.Background(), dls); err != nil {
 		p.log.Error("store dead letter failed", "err", err)
 	}
+	p.deadStored(dead)
 	ms := make([]*outMsg, len(dead))
 	for i, dm := range dead {
 		ms[i] = dm.m

@@ -92,9 +92,18 @@
 // acknowledgements, leaves discovery and drains the connections; every
 // goroutine has ended when it returns. What running handlers send (replies,
 // commands, events) still goes out: their work may finish. Messages still
-// unacknowledged when its ctx ends are dead-lettered with ReasonClosed.
+// unacknowledged when its ctx ends are dead-lettered with ReasonClosed — or,
+// with a durable store, kept in it for the next start (Stats.Kept).
 //
-// With the in-memory store (the default) the retry buffer does not survive
-// the sender's process: durable stores (SQLite, PostgreSQL) come with the
-// outbox package's later releases.
+// Durability. With the in-memory store (the default) the retry buffer does
+// not survive the sender's process. With a SQL store (WithStore with
+// outbox/sqlite or outbox/postgres) Send and Publish return once the message
+// is committed; a peer restarted under the same name after a crash resends
+// everything its store holds unacknowledged, in Seq order, so each key's
+// order holds (Stats.Restored). SendTx and PublishTx write a message into
+// the application's own transaction (the transactional outbox): it is sent
+// if and only if the transaction commits, by the relay (the store's polling
+// publisher by default, or WithRelay, e.g. a PostgreSQL log tail), at least
+// once. Exactly-once effects need an idempotent consumer
+// (outbox.Idempotent), whose claim commits with the handler's own changes.
 package peer

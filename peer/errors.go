@@ -19,6 +19,9 @@ var (
 	ErrNotConnected = errors.New("peer: destination not connected")
 	// ErrDuplicateHandler is returned by Handle for a service already handled.
 	ErrDuplicateHandler = errors.New("peer: service already has a handler")
+	// ErrNoOutbox is returned by SendTx and PublishTx when the peer's store
+	// keeps no outbox (the default in-memory store): use a SQL store.
+	ErrNoOutbox = errors.New("peer: the store keeps no outbox")
 )
 
 // OptionError reports an invalid option value.

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -249,6 +250,7 @@ func (gs *groups) update(e discovery.Event, base RetryPolicy, now time.Time) (ba
 			}
 			g.setAlive(name, s, true)
 			delete(g.failed, name)
+			delete(g.failed, "") // a restored group's stand-in for its unknown members
 			if !alive && len(g.retained) > 0 {
 				back = append(back, g)
 			}
@@ -273,6 +275,33 @@ func (gs *groups) update(e discovery.Event, base RetryPolicy, now time.Time) (ba
 		gs.cache.Store(new(sync.Map))
 	}
 	return back, dead
+}
+
+// restored returns the group a restored copy was for: the registered one,
+// or, before discovery shows it, a group that is away — as if its members
+// had failed — so the copy is retained until a member comes back (or the
+// retention age passes). key is the group's identity as the store kept it.
+func (gs *groups) restored(key, topic string, base RetryPolicy) *group {
+	gs.mu.Lock()
+	defer gs.mu.Unlock()
+	if g := gs.byKey[key]; g != nil {
+		return g
+	}
+	// "g/" + name, or "m/" + member + "/" + pattern (groupKey).
+	member, sub := "", discovery.Subscription{Pattern: topic}
+	if name, ok := strings.CutPrefix(key, "g/"); ok {
+		sub.Group = name
+	} else if rest, ok := strings.CutPrefix(key, "m/"); ok {
+		if m, pattern, ok := strings.Cut(rest, "/"); ok {
+			member, sub.Pattern = m, pattern
+		}
+	}
+	g := &group{key: key, wire: subKey(sub.Pattern, sub.Group), failed: make(map[string]failedMember)}
+	g.failed[member] = failedMember{sub: sub, at: time.Now()}
+	g.recompute(base)
+	gs.byKey[key] = g
+	gs.cache.Store(new(sync.Map))
+	return g
 }
 
 // end marks the group gone and gives up its retained copies. The caller

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -37,6 +38,8 @@ type config struct {
 	heartbeatTO   time.Duration
 	reconnect     backoff.Policy
 	maxMessageLen int
+	relay         outbox.Relay
+	noRelay       bool
 }
 
 func defaults() config {
@@ -123,6 +126,30 @@ func WithStore(s outbox.Store) Option {
 			return &OptionError{"WithStore", "nil store"}
 		}
 		c.store = s
+		return nil
+	}
+}
+
+// WithRelay sets the relay that sends the store's committed outbox records
+// (SendTx, PublishTx): for example a log tail (pglogtail). Default: the
+// store's polling publisher, when the store keeps an outbox. The peer
+// closes the relay at Close. It needs WithStore with the store the relay
+// reads, which removes what the peer acknowledges.
+func WithRelay(r outbox.Relay) Option {
+	return func(c *config) error {
+		if r == nil {
+			return &OptionError{"WithRelay", "nil relay"}
+		}
+		c.relay = r
+		return nil
+	}
+}
+
+// WithoutRelay turns the outbox relay off: this peer writes to the outbox
+// (SendTx, PublishTx) but another peer on the same database relays it.
+func WithoutRelay() Option {
+	return func(c *config) error {
+		c.noRelay = true
 		return nil
 	}
 }
@@ -356,8 +383,9 @@ type SendOption func(*sendConfig) error
 type sendConfig struct {
 	retry      *RetryPolicy
 	bestEffort bool
-	publish    bool // set by Publish
-	freshID    bool // Send or Publish made the message's ID
+	publish    bool    // set by Publish
+	freshID    bool    // Send or Publish made the message's ID
+	tx         *sql.Tx // SendTx, PublishTx: into the outbox in this transaction
 }
 
 // Retry overrides the peer's retry policy for this message.

@@ -121,7 +121,10 @@ func partitionedKills(t *testing.T, group bool) {
 		}
 		var err error
 		if group {
-			_, err = c.p.Subscribe("orders.>", h, Group("g"), Partitions(64), Concurrency(4))
+			// Bounds above the sender's retry buffer: a kill holds a third
+			// of the copies back, which must wait, not overflow.
+			_, err = c.p.Subscribe("orders.>", h, Group("g"), Partitions(64), Concurrency(4),
+				Retain(DefaultRetainAge, 1<<20, 1<<30))
 		} else {
 			err = c.p.Handle("orders", h, Partitions(64), Concurrency(4))
 		}

@@ -45,6 +45,13 @@ type Peer struct {
 	// ackStore is false for the memory store, which has nothing to do on
 	// acknowledgements: the peer then skips collecting them.
 	ackStore bool
+	durable  bool // the store keeps records across restarts: Close keeps, New restores
+	relay    outbox.Relay
+	ownRelay bool
+	// relayStop ends the relay loop when Close begins.
+	relayStop context.CancelFunc
+	sharedMu  sync.Mutex
+	shared    map[uint64]int // a published outbox record's Seq: its copies not yet settled
 
 	mu       sync.Mutex
 	services map[string]*service
@@ -117,6 +124,24 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 	}
 	_, volatile := p.store.(*outbox.Memory)
 	p.ackStore = !volatile
+	if d, ok := p.store.(outbox.Durable); ok {
+		p.durable = d.Durable()
+	}
+	if o, ok := p.store.(outbox.Owned); ok {
+		if err := o.SetOwner(cfg.name); err != nil {
+			return nil, fmt.Errorf("peer: store: %w", err)
+		}
+	}
+	p.shared = make(map[uint64]int)
+	switch r, ok := p.store.(outbox.Relayer); {
+	case cfg.relay != nil:
+		p.relay = cfg.relay
+	case ok && !cfg.noRelay:
+		p.relay = r.Relay()
+	}
+	if p.relay != nil && !p.durable {
+		return nil, &OptionError{"WithRelay", "relaying an outbox needs the store that holds it (WithStore)"}
+	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.buf.init(cfg.maxMessages, cfg.maxBytes)
 	p.recv.init(p)
@@ -160,6 +185,18 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 	p.wg.Add(2)
 	go p.recv.flushLoop()
 	go p.parkLoop()
+	if p.durable {
+		if err := p.restore(ctx); err != nil {
+			p.Close(context.Background())
+			return nil, err
+		}
+	}
+	if p.relay != nil {
+		var relayCtx context.Context
+		relayCtx, p.relayStop = context.WithCancel(context.Background())
+		p.wg.Add(1)
+		go p.relayLoop(relayCtx)
+	}
 	return p, nil
 }
 
@@ -310,6 +347,9 @@ func (p *Peer) Close(ctx context.Context) error {
 
 func (p *Peer) shutdown(ctx context.Context) error {
 	p.closing.Store(true)
+	if p.relayStop != nil {
+		p.relayStop() // no more from the outbox: the rest waits there
+	}
 	p.buf.close()
 	var errs []error
 	// Incoming work first: queued messages stay unacknowledged (their
@@ -373,6 +413,11 @@ func (p *Peer) shutdown(ctx context.Context) error {
 		dead[i] = deadMsg{m: m, reason: ReasonClosed}
 	}
 	p.deadLetter(nil, dead)
+	if p.relay != nil {
+		if err := p.relay.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing the outbox relay: %w", err))
+		}
+	}
 	if p.ownStore {
 		p.store.Close()
 	}

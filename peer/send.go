@@ -90,6 +90,9 @@ func (p *Peer) sendCore(ctx context.Context, msg *channel.Message) error {
 }
 
 func (p *Peer) core(ctx context.Context, msg *channel.Message, sc *sendConfig) error {
+	if sc.tx != nil {
+		return p.appendTx(ctx, msg, sc)
+	}
 	if sc.publish {
 		return p.publishCore(ctx, msg, sc)
 	}

@@ -20,6 +20,9 @@ type Stats struct {
 	Published      uint64 // events accepted by Publish
 	Unheard        uint64 // events published with no subscriber
 	LostBestEffort uint64 // best-effort copies of events not sent: no member connected
+	Restored       uint64 // messages a durable store kept, resent at start
+	Relayed        uint64 // outbox records the relay handed over (SendTx, PublishTx)
+	Kept           uint64 // messages left unacknowledged in a durable store at Close, for the next start
 	InFlight       int    // messages in the retry buffer, retained copies included
 	BufferBytes    int    // their encoded bytes
 	Retained       int    // copies of events waiting for an absent subscriber group
@@ -29,6 +32,7 @@ type counters struct {
 	sent, sentBE, transmissions, retried, acked, dead atomic.Uint64
 	handled, handlerErrors, duplicates, rejected      atomic.Uint64
 	lateReplies, cachedReplies, failedOver            atomic.Uint64
+	restored, relayed, kept                           atomic.Uint64
 	published, unheard, lostBestEffort                atomic.Uint64
 }
 
@@ -42,6 +46,7 @@ func (p *Peer) Stats() Stats {
 		Handled: c.handled.Load(), HandlerErrors: c.handlerErrors.Load(), Duplicates: c.duplicates.Load(),
 		Rejected: c.rejected.Load(), LateReplies: c.lateReplies.Load(), CachedReplies: c.cachedReplies.Load(),
 		FailedOver: c.failedOver.Load(), Published: c.published.Load(), Unheard: c.unheard.Load(),
-		LostBestEffort: c.lostBestEffort.Load(), InFlight: n, BufferBytes: b, Retained: p.groups.retainedCount(),
+		LostBestEffort: c.lostBestEffort.Load(), Restored: c.restored.Load(), Relayed: c.relayed.Load(),
+		Kept: c.kept.Load(), InFlight: n, BufferBytes: b, Retained: p.groups.retainedCount(),
 	}
 }

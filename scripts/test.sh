@@ -22,6 +22,21 @@ if ! /usr/bin/python3 -c 'import zmq, msgpack' 2>/dev/null; then
 fi
 /usr/bin/python3 -c 'import zmq, msgpack; print("libzmq", zmq.zmq_version())'
 
+# The durable-store tests run against a real PostgreSQL 15 (wal_level=logical),
+# started here unless MESHMQ_TEST_POSTGRES names one already.
+if [ -z "${MESHMQ_TEST_POSTGRES:-}" ]; then
+	if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then
+		log "installing postgresql-15"
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql-15 >/dev/null
+	fi
+	pgdir=$(mktemp -d /tmp/meshmq-pg.XXXXXX)
+	trap './scripts/postgres.sh stop "$pgdir"; rm -rf "$pgdir"' EXIT
+	MESHMQ_TEST_POSTGRES=$(./scripts/postgres.sh start "$pgdir")
+	export MESHMQ_TEST_POSTGRES
+	log "PostgreSQL 15 at $MESHMQ_TEST_POSTGRES"
+fi
+
 log "go vet"
 go vet ./...
 

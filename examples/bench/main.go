@@ -26,6 +26,14 @@
 //	request_64B_{p50,p99}_us           peer.Request -> handler -> peer.Reply round trip of a 64 B body between
 //	                                   two peers, one at a time (each latency: the median over -runs runs of
 //	                                   that run's percentile)
+//	send_memory_64B_msgs_per_s         64 B messages from 64 goroutines at once through peer.Send, in-memory store
+//	send_durable_sqlite_64B_msgs_per_s the same with the SQLite store: each Send returns once committed
+//	send_durable_postgres_64B_msgs_per_s
+//	                                   the same with the PostgreSQL store (with -postgres DSN)
+//	relay_polling_sqlite_{p50,p99}_ms  commit of a one-message outbox transaction (SendTx) until its handler
+//	                                   runs, SQLite's polling publisher; one message at a time
+//	relay_polling_{p50,p99}_ms         the same on PostgreSQL (with -postgres DSN)
+//	relay_logtail_{p50,p99}_ms         the same through the log tail (pglogtail, logical replication)
 //	gossip_{10,30}peers_join_ms        fast gossip profile: concurrent joins until every peer lists every other
 //	gossip_{10,30}peers_detect_ms      a peer killed (no leave, connections dropped) until every survivor drops it
 //	gossip_{10,30}peers_failover_ms    the kill until the messages pending at it are handled by another instance
@@ -56,6 +64,7 @@ func main() {
 	scale := flag.Float64("scale", 1, "multiply every run's message count (smaller is quicker, noisier)")
 	timeout := flag.Duration("timeout", 60*time.Second, "give up on one run after this long")
 	gossipRuns := flag.Int("gossip-runs", 5, "runs of each gossip cluster measurement (median and worst are printed)")
+	pgDSN := flag.String("postgres", os.Getenv("MESHMQ_BENCH_POSTGRES"), "PostgreSQL DSN for the PostgreSQL figures (wal_level=logical for the log tail); none: skip them")
 	flag.Parse()
 	if *runs < 1 || *scale <= 0 {
 		fmt.Fprintln(os.Stderr, "bench: -runs must be >= 1 and -scale > 0")
@@ -81,10 +90,29 @@ func main() {
 		}},
 		{"raw_zmq4_pubsub3_64B_deliveries_per_s", "deliveries/s", func(ctx context.Context) (float64, error) { return rawPubSub3(ctx, 64, n(30_000)) }},
 		{"publish_alo_3subs_64B_deliveries_per_s", "deliveries/s", func(ctx context.Context) (float64, error) { return publishFanout(ctx, 64, n(200_000), 3) }},
+		{"send_memory_64B_msgs_per_s", "msgs/s", func(ctx context.Context) (float64, error) { return durableSend(ctx, "memory", "", n(200_000)) }},
+		{"send_durable_sqlite_64B_msgs_per_s", "msgs/s", func(ctx context.Context) (float64, error) { return durableSend(ctx, "sqlite", "", n(100_000)) }},
+	}
+	if *pgDSN != "" {
+		figures = append(figures, figure{"send_durable_postgres_64B_msgs_per_s", "msgs/s", func(ctx context.Context) (float64, error) {
+			return durableSend(ctx, "postgres", *pgDSN, n(50_000))
+		}})
 	}
 	latencies := []latencyFigure{
-		{"raw_zmq4_rtt_64B", func(ctx context.Context) ([]time.Duration, error) { return rawRTT(ctx, 64, n(1_000), n(20_000)) }},
-		{"request_64B", func(ctx context.Context) ([]time.Duration, error) { return peerRequests(ctx, 64, n(1_000), n(10_000)) }},
+		{"raw_zmq4_rtt_64B", func(ctx context.Context) ([]time.Duration, error) { return rawRTT(ctx, 64, n(1_000), n(20_000)) }, false},
+		{"request_64B", func(ctx context.Context) ([]time.Duration, error) { return peerRequests(ctx, 64, n(1_000), n(10_000)) }, false},
+		{"relay_polling_sqlite", func(ctx context.Context) ([]time.Duration, error) {
+			return relayLatency(ctx, "sqlite", "", false, n(200))
+		}, true},
+	}
+	if *pgDSN != "" {
+		latencies = append(latencies,
+			latencyFigure{"relay_polling", func(ctx context.Context) ([]time.Duration, error) {
+				return relayLatency(ctx, "postgres", *pgDSN, false, n(200))
+			}, true},
+			latencyFigure{"relay_logtail", func(ctx context.Context) ([]time.Duration, error) {
+				return relayLatency(ctx, "postgres", *pgDSN, true, n(200))
+			}, true})
 	}
 	failed := false
 	defer func() {
@@ -179,6 +207,7 @@ func measureInRounds(ms []measurement, runs int, timeout time.Duration, only str
 type latencyFigure struct {
 	name string
 	run  func(ctx context.Context) ([]time.Duration, error)
+	ms   bool // in milliseconds (name_p50_ms), not microseconds
 }
 
 var latencyPercentiles = []float64{50, 99}
@@ -194,15 +223,26 @@ func (f latencyFigure) measurement() measurement {
 		}
 		out := make([]float64, len(latencyPercentiles))
 		for i, p := range latencyPercentiles {
-			out[i] = float64(percentile(rtts, p)) / float64(time.Microsecond)
+			out[i] = float64(percentile(rtts, p)) / float64(f.unit())
 		}
 		return out, nil
 	}}
 	for _, p := range latencyPercentiles {
-		m.names = append(m.names, fmt.Sprintf("%s_p%.0f_us", f.name, p))
-		m.units = append(m.units, "us")
+		u := "us"
+		if f.ms {
+			u = "ms"
+		}
+		m.names = append(m.names, fmt.Sprintf("%s_p%.0f_%s", f.name, p, u))
+		m.units = append(m.units, u)
 	}
 	return m
+}
+
+func (f latencyFigure) unit() time.Duration {
+	if f.ms {
+		return time.Millisecond
+	}
+	return time.Microsecond
 }
 
 // percentile returns the nearest-rank p-th percentile of d (sorting d).

@@ -1,0 +1,294 @@
+package durabletest
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meshmq/meshmq/channel"
+	"github.com/meshmq/meshmq/discovery"
+	"github.com/meshmq/meshmq/internal/testutil"
+	"github.com/meshmq/meshmq/peer"
+	"github.com/meshmq/meshmq/peer/outbox"
+	"github.com/meshmq/meshmq/peer/outbox/sqlite"
+)
+
+func opts(name string, more ...peer.Option) []peer.Option {
+	return append([]peer.Option{peer.WithName(name), peer.WithLogger(testutil.Logger()),
+		peer.WithHeartbeat(50*time.Millisecond, 500*time.Millisecond),
+		peer.WithReconnect(5*time.Millisecond, 50*time.Millisecond)}, more...)
+}
+
+func newPeer(t *testing.T, o ...peer.Option) *peer.Peer {
+	t.Helper()
+	p, err := peer.New(context.Background(), o...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close(context.Background()) })
+	return p
+}
+
+func openSQLite(t *testing.T, path string) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// tally counts what a handler got, by message index, in arrival order.
+type tally struct {
+	mu    sync.Mutex
+	seen  map[int]int
+	order map[string][]int
+}
+
+func newTally() *tally { return &tally{seen: make(map[int]int), order: make(map[string][]int)} }
+
+func (c *tally) handler(ctx context.Context, m *channel.Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := index(m)
+	c.seen[i]++
+	c.order[m.Key] = append(c.order[m.Key], i)
+	return nil
+}
+
+func (c *tally) distinct() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.seen)
+}
+
+// exactly asserts that messages [0, n) each arrived once, each key in order.
+func (c *tally) exactly(t *testing.T, n int) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range n {
+		if c.seen[i] != 1 {
+			t.Errorf("message %d arrived %d times", i, c.seen[i])
+		}
+	}
+	if len(c.seen) != n {
+		t.Errorf("%d distinct messages, want %d", len(c.seen), n)
+	}
+	for k, is := range c.order {
+		for j := 1; j < len(is); j++ {
+			if is[j] < is[j-1] {
+				t.Errorf("key %s: %d after %d", k, is[j], is[j-1])
+			}
+		}
+	}
+}
+
+// A peer that closes with messages unacknowledged keeps them in its store;
+// started again on the store, it sends them.
+func TestCloseKeepsRestartSends(t *testing.T) {
+	const n = 200
+	path := filepath.Join(t.TempDir(), "tx.db")
+	rx := newPeer(t, opts("rx")...)
+	member := rx.Advertisement()
+	member.Services = []string{"work"}
+	if err := rx.Close(context.Background()); err != nil { // away while tx sends
+		t.Fatal(err)
+	}
+	tx, err := peer.New(context.Background(), opts("tx", peer.WithStore(openSQLite(t, path)),
+		peer.WithDiscovery(discovery.NewStatic(member)))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := tx.Send(context.Background(), message(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := tx.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close: %v, want the deadline: nobody acknowledges", err)
+	}
+	if st := tx.Stats(); st.Kept != n || st.DeadLettered != 0 {
+		t.Fatalf("kept %d, dead-lettered %d; want %d kept", st.Kept, st.DeadLettered, n)
+	}
+
+	got := newTally()
+	rx2 := newPeer(t, opts("rx", peer.WithListen(member.Endpoint))...)
+	if err := rx2.Handle("work", got.handler); err != nil {
+		t.Fatal(err)
+	}
+	tx2 := newPeer(t, opts("tx", peer.WithStore(openSQLite(t, path)),
+		peer.WithDiscovery(discovery.NewStatic(member)))...)
+	if r := tx2.Stats().Restored; r != n {
+		t.Fatalf("restored %d, want %d", r, n)
+	}
+	testutil.WaitFor(t, "all delivered", func() bool { return got.distinct() == n && tx2.Stats().InFlight == 0 })
+	got.exactly(t, n)
+}
+
+// Events written in a transaction reach every subscriber group once if it
+// commits, and never if it rolls back; the outbox is empty afterwards.
+func TestPublishTx(t *testing.T) {
+	ctx := context.Background()
+	rx := newPeer(t, opts("rx")...)
+	groups := map[string]*tally{"shipping": newTally(), "audit": newTally()}
+	for g, c := range groups {
+		if _, err := rx.Subscribe("orders.>", c.handler, peer.Group(g)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := openSQLite(t, filepath.Join(t.TempDir(), "app.db"))
+	app := newPeer(t, opts("app", peer.WithStore(st), peer.WithDiscovery(discovery.NewStatic(rx.Advertisement())))...)
+	publish := func(from, to int, commit bool) {
+		tx, err := st.DB().BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := from; i < to; i++ {
+			m := message(i)
+			m.Channel, m.Kind = "orders.created", channel.Event
+			if err := app.PublishTx(ctx, tx, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if commit {
+			err = tx.Commit()
+		} else {
+			err = tx.Rollback()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(0, 50, true)
+	publish(50, 100, false)
+	publish(100, 150, true)
+	for g, c := range groups {
+		testutil.WaitFor(t, g+" has 100 events", func() bool { return c.distinct() >= 100 })
+	}
+	testutil.WaitFor(t, "the outbox empty", func() bool {
+		var n int
+		if err := st.DB().QueryRow("SELECT COUNT(*) FROM meshmq_messages").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 0 && app.Stats().InFlight == 0
+	})
+	for g, c := range groups {
+		c.mu.Lock()
+		for i := range 150 {
+			if want := map[bool]int{true: 0, false: 1}[i >= 50 && i < 100]; c.seen[i] != want {
+				t.Errorf("%s: event %d arrived %d times, want %d", g, i, c.seen[i], want)
+			}
+		}
+		c.mu.Unlock()
+	}
+	if r := app.Stats().Relayed; r != 100 {
+		t.Errorf("relayed %d, want 100", r)
+	}
+}
+
+// A dead letter is kept in the SQL store and can be re-driven: it is then
+// delivered once.
+func TestRedriveFromStore(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	refuse, handled := true, 0
+	rx := newPeer(t, opts("rx")...)
+	if err := rx.Handle("work", func(ctx context.Context, m *channel.Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if refuse {
+			return channel.Permanent(errors.New("not yet"))
+		}
+		handled++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st := openSQLite(t, filepath.Join(t.TempDir(), "tx.db"))
+	tx := newPeer(t, opts("tx", peer.WithStore(st), peer.WithDiscovery(discovery.NewStatic(rx.Advertisement())))...)
+	if err := tx.Send(ctx, message(7)); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, "dead-lettered", func() bool { return tx.Stats().DeadLettered == 1 })
+	var seqs []uint64
+	if err := tx.DeadLetters(ctx, func(dl outbox.DeadLetter) error {
+		if dl.ID != message(7).ID || dl.Reason != string(peer.ReasonPermanent) {
+			t.Errorf("dead letter %+v", dl)
+		}
+		seqs = append(seqs, dl.Seq)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seqs) != 1 {
+		t.Fatalf("%d dead letters kept, want 1", len(seqs))
+	}
+	mu.Lock()
+	refuse = false
+	mu.Unlock()
+	if err := tx.Redrive(ctx, seqs...); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, "re-driven and delivered", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return handled == 1 && tx.Stats().InFlight == 0
+	})
+	n := 0
+	tx.DeadLetters(ctx, func(outbox.DeadLetter) error { n++; return nil })
+	if n != 0 || handled != 1 {
+		t.Fatalf("%d dead letters left, handled %d times", n, handled)
+	}
+}
+
+// Copies retained for an absent subscriber group survive the publisher's
+// restart and reach the group when it comes back.
+func TestRetainedCopiesSurviveRestart(t *testing.T) {
+	const n = 100
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pub.db")
+	sub, err := peer.New(ctx, opts("sub")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.Subscribe("orders.>", newTally().handler, peer.Group("g")); err != nil {
+		t.Fatal(err)
+	}
+	member := sub.Advertisement()
+	sub.Abort() // a crash: the group is away, not gone
+	sub.Close(ctx)
+	pub, err := peer.New(ctx, opts("pub", peer.WithStore(openSQLite(t, path)),
+		peer.WithDiscovery(discovery.NewStatic(member)))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		m := message(i)
+		m.Channel = "orders.created"
+		if err := pub.Publish(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	pub.Close(short)
+	if k := pub.Stats().Kept; k != n {
+		t.Fatalf("kept %d, want %d", k, n)
+	}
+	got := newTally()
+	sub2 := newPeer(t, opts("sub", peer.WithListen(member.Endpoint))...)
+	if _, err := sub2.Subscribe("orders.>", got.handler, peer.Group("g")); err != nil {
+		t.Fatal(err)
+	}
+	pub2 := newPeer(t, opts("pub", peer.WithStore(openSQLite(t, path)),
+		peer.WithDiscovery(discovery.NewStatic(sub2.Advertisement())))...)
+	testutil.WaitFor(t, "the copies delivered", func() bool { return got.distinct() == n && pub2.Stats().InFlight == 0 })
+	got.exactly(t, n)
+}
