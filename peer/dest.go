@@ -75,13 +75,18 @@ type outMsg struct {
 
 // record is m as the store sees it.
 func (m *outMsg) record(dest string) outbox.Record {
-	r := outbox.Record{Seq: m.storeSeq, Dest: outbox.Destination{Peer: dest, Group: m.groupKey()}, Message: m.enc,
-		Created: time.Unix(0, m.created), Attempts: int(m.attempts)}
 	var hdr channel.Message
-	if wire.DecodeMessage(m.enc, &hdr) == nil {
-		r.ID, r.Channel, r.Key = hdr.ID, hdr.Channel, hdr.Key
+	if wire.DecodeMessage(m.enc, &hdr) != nil {
+		hdr = channel.Message{}
 	}
-	return r
+	return m.recordOf(dest, &hdr)
+}
+
+// recordOf is record for m, the encoding of msg: nothing to decode.
+func (m *outMsg) recordOf(dest string, msg *channel.Message) outbox.Record {
+	return outbox.Record{Seq: m.storeSeq, ID: msg.ID, Channel: msg.Channel, Key: msg.Key,
+		Dest: outbox.Destination{Peer: dest, Group: m.groupKey()}, Message: m.enc,
+		Created: time.Unix(0, m.created), Attempts: int(m.attempts)}
 }
 
 // flags are the entry flags of transmission number attempt.

@@ -36,7 +36,10 @@ func (p *Peer) SendTx(ctx context.Context, tx *sql.Tx, msg *channel.Message, opt
 
 // PublishTx writes the event msg into the outbox inside the application's
 // transaction tx, as Publish would publish it: the relay copies it to the
-// groups subscribed when it is sent, after tx commits. See SendTx.
+// groups subscribed when it is sent, after tx commits. Unlike Publish, an
+// event with no subscriber yet is not dropped: it waits, in order, for a
+// first subscriber (Stats.HeldEvents) up to the retry policy's MaxAge, then
+// counts as Unheard. See SendTx.
 func (p *Peer) PublishTx(ctx context.Context, tx *sql.Tx, msg *channel.Message, opts ...SendOption) error {
 	if tx == nil {
 		return fmt.Errorf("%w: nil transaction", ErrNoOutbox)
@@ -161,17 +164,25 @@ func (p *Peer) routeNew(m *outMsg, hdr *channel.Message) {
 // to its topic. The copies share the record: it is removed from the store
 // once every copy is acknowledged or dead-lettered.
 func (p *Peer) resumePublish(ctx context.Context, rec *outbox.Record, hdr *channel.Message) error {
+	gs := p.groups.matching(hdr.Channel)
+	if len(gs) == 0 {
+		// No subscriber known yet — discovery may not have converged since
+		// the relay started. The event waits for one, in order, up to the
+		// retry policy's age: an outbox event is not dropped lightly.
+		p.heldEvents = append(p.heldEvents, heldEvent{rec: rec, topic: hdr.Channel, since: time.Now()})
+		p.stats.heldEvents.Store(int64(len(p.heldEvents)))
+		return nil
+	}
 	p.stats.published.Add(1)
 	var reliable []*group
-	for _, g := range p.groups.matching(hdr.Channel) {
+	for _, g := range gs {
 		if g.unreliable() {
 			p.sendBestEffortCopy(ctx, g, hdr.Channel, rec.Message)
 			continue
 		}
 		reliable = append(reliable, g)
 	}
-	if len(reliable) == 0 {
-		p.stats.unheard.Add(1)
+	if len(reliable) == 0 { // only best-effort groups: sent at most once
 		p.settleStored([]*outMsg{{storeSeq: rec.Seq, relayed: true}})
 		return nil
 	}
@@ -238,15 +249,82 @@ func (p *Peer) lastCopy(seq uint64) bool {
 	return true
 }
 
+// heldEvent is a published outbox record waiting for a subscriber.
+type heldEvent struct {
+	rec   *outbox.Record
+	topic string
+	since time.Time
+}
+
+const (
+	// maxHeldEvents bounds the published outbox records waiting for a
+	// subscriber: past it the relay stops taking more.
+	maxHeldEvents = 4096
+	// heldRetry is how often waiting records look for subscribers again.
+	heldRetry = 100 * time.Millisecond
+)
+
+// retryHeld publishes the waiting outbox events whose topic has subscribers
+// now, in order, and gives up (Unheard) on those past the retry policy's
+// age. Only the relay loop touches heldEvents.
+func (p *Peer) retryHeld(ctx context.Context) error {
+	held := p.heldEvents
+	p.heldEvents = nil
+	now := time.Now()
+	for i, h := range held {
+		switch {
+		case len(p.groups.matching(h.topic)) > 0:
+			var hdr channel.Message
+			if err := wire.DecodeMessage(h.rec.Message, &hdr); err == nil {
+				if err := p.resumePublish(ctx, h.rec, &hdr); err != nil {
+					p.heldEvents = append(p.heldEvents, held[i:]...)
+					return err
+				}
+			}
+		case p.cfg.retry.MaxAge > 0 && now.Sub(h.since) > p.cfg.retry.MaxAge:
+			p.log.Warn("outbox event had no subscriber", "id", h.rec.ID, "topic", h.topic)
+			p.stats.published.Add(1)
+			p.stats.unheard.Add(1)
+			p.settleStored([]*outMsg{{storeSeq: h.rec.Seq, relayed: true}})
+		default:
+			p.heldEvents = append(p.heldEvents, h)
+		}
+	}
+	p.stats.heldEvents.Store(int64(len(p.heldEvents)))
+	return nil
+}
+
 // relayLoop sends what the relay returns from the outbox.
 func (p *Peer) relayLoop(ctx context.Context) {
 	defer p.wg.Done()
 	wait := 100 * time.Millisecond
 	for {
-		recs, err := p.relay.Next(ctx)
+		nextCtx, cancel := ctx, context.CancelFunc(func() {})
+		if len(p.heldEvents) > 0 {
+			if err := p.retryHeld(ctx); err != nil {
+				return
+			}
+			if len(p.heldEvents) >= maxHeldEvents {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(heldRetry):
+				}
+				continue
+			}
+			if len(p.heldEvents) > 0 {
+				// Come back to them soon even if nothing new is committed.
+				nextCtx, cancel = context.WithTimeout(ctx, heldRetry)
+			}
+		}
+		recs, err := p.relay.Next(nextCtx)
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, outbox.ErrClosed) {
 				return
+			}
+			if nextCtx.Err() != nil {
+				continue // time to look at the held events again
 			}
 			p.log.Warn("outbox relay", "err", err)
 			select {

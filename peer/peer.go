@@ -52,6 +52,9 @@ type Peer struct {
 	relayStop context.CancelFunc
 	sharedMu  sync.Mutex
 	shared    map[uint64]int // a published outbox record's Seq: its copies not yet settled
+	// heldEvents are published outbox records waiting for a subscriber,
+	// in order; only the relay loop touches them.
+	heldEvents []heldEvent
 
 	mu       sync.Mutex
 	services map[string]*service

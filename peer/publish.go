@@ -88,7 +88,7 @@ func (p *Peer) publishCore(ctx context.Context, msg *channel.Message, sc *sendCo
 		// All copies in one append: stored together or not at all.
 		recs := make([]*outbox.Record, len(copies))
 		for i := range copies {
-			rec := copies[i].record("")
+			rec := copies[i].recordOf("", msg)
 			recs[i] = &rec
 		}
 		if err := p.store.Append(ctx, recs); err != nil {

@@ -175,7 +175,7 @@ func (p *Peer) buffered(ctx context.Context, msg *channel.Message, sc *sendConfi
 		m.expires = exp.UnixNano()
 	}
 	if p.ackStore {
-		rec := m.record(target)
+		rec := m.recordOf(target, msg)
 		recs := []*outbox.Record{&rec}
 		if err := p.store.Append(ctx, recs); err != nil {
 			p.buf.release(1, size)

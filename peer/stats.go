@@ -26,6 +26,7 @@ type Stats struct {
 	InFlight       int    // messages in the retry buffer, retained copies included
 	BufferBytes    int    // their encoded bytes
 	Retained       int    // copies of events waiting for an absent subscriber group
+	HeldEvents     int    // events from the outbox waiting for a first subscriber (PublishTx)
 }
 
 type counters struct {
@@ -33,6 +34,7 @@ type counters struct {
 	handled, handlerErrors, duplicates, rejected      atomic.Uint64
 	lateReplies, cachedReplies, failedOver            atomic.Uint64
 	restored, relayed, kept                           atomic.Uint64
+	heldEvents                                        atomic.Int64
 	published, unheard, lostBestEffort                atomic.Uint64
 }
 
@@ -48,5 +50,6 @@ func (p *Peer) Stats() Stats {
 		FailedOver: c.failedOver.Load(), Published: c.published.Load(), Unheard: c.unheard.Load(),
 		LostBestEffort: c.lostBestEffort.Load(), Restored: c.restored.Load(), Relayed: c.relayed.Load(),
 		Kept: c.kept.Load(), InFlight: n, BufferBytes: b, Retained: p.groups.retainedCount(),
+		HeldEvents: int(c.heldEvents.Load()),
 	}
 }

@@ -292,3 +292,41 @@ func TestRetainedCopiesSurviveRestart(t *testing.T) {
 	testutil.WaitFor(t, "the copies delivered", func() bool { return got.distinct() == n && pub2.Stats().InFlight == 0 })
 	got.exactly(t, n)
 }
+
+// Events relayed from the outbox before any subscriber is known wait for
+// one instead of being dropped: a subscriber that appears later gets them.
+func TestOutboxEventsWaitForSubscriber(t *testing.T) {
+	const n = 50
+	ctx := context.Background()
+	rx := newPeer(t, opts("rx")...)
+	st := openSQLite(t, filepath.Join(t.TempDir(), "app.db"))
+	disc := discovery.NewStatic() // nobody subscribes yet
+	app := newPeer(t, opts("app", peer.WithStore(st), peer.WithDiscovery(disc))...)
+	tx, err := st.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		m := message(i)
+		m.Channel = "orders.created"
+		if err := app.PublishTx(ctx, tx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, "the events relayed and held", func() bool { return app.Stats().HeldEvents == n })
+	got := newTally()
+	if _, err := rx.Subscribe("orders.>", got.handler, peer.Group("late")); err != nil {
+		t.Fatal(err)
+	}
+	disc.Add(rx.Advertisement())
+	testutil.WaitFor(t, "the held events delivered", func() bool {
+		return got.distinct() == n && app.Stats().InFlight == 0 && app.Stats().HeldEvents == 0
+	})
+	got.exactly(t, n)
+	if u := app.Stats().Unheard; u != 0 {
+		t.Fatalf("%d unheard", u)
+	}
+}

@@ -22,8 +22,8 @@ type dialect struct {
 	insert  string
 	delete  string
 	dest    string
-	// Advisory lock keys, derived from the prefix: one for creating the
-	// tables, one for the relay role.
+	// Advisory lock keys, derived from the schema and the prefix (set by
+	// Init): one for creating the tables, one for the relay role.
 	initKey, relayKey int64
 }
 
@@ -48,16 +48,15 @@ func newDialect(prefix string) *dialect {
 			WHERE m.seq BETWEEN r.lo AND r.hi AND (m.owner = $3 OR m.owner IS NULL)`,
 		dest: `UPDATE ` + t.Messages + ` SET dest_peer = $1
 			WHERE seq = ANY($2::bigint[]) AND owner = $3`,
-		initKey:  lockKey("init", prefix),
-		relayKey: lockKey("relay", prefix),
 	}
 }
 
-// lockKey derives an advisory lock key; advisory locks are per database,
-// so stores on other databases never contend.
-func lockKey(purpose, prefix string) int64 {
+// lockKey derives an advisory lock key. Advisory locks are per database, so
+// stores on other databases never contend; the schema keeps the tables of
+// one prefix in two schemas of a database apart.
+func lockKey(purpose, schema, prefix string) int64 {
 	h := fnv.New64a()
-	h.Write([]byte("meshmq/outbox/" + purpose + "/" + prefix))
+	h.Write([]byte("meshmq/outbox/" + purpose + "/" + schema + "." + prefix))
 	return int64(h.Sum64())
 }
 
@@ -73,6 +72,11 @@ func (d *dialect) Init(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	defer tx.Rollback()
+	var schema sql.NullString // NULL when no schema of the search path exists
+	if err := tx.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return err
+	}
+	d.initKey, d.relayKey = lockKey("init", schema.String, d.prefix), lockKey("relay", schema.String, d.prefix)
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, d.initKey); err != nil {
 		return err
 	}

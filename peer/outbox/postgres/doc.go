@@ -10,7 +10,7 @@
 // the server's: with synchronous_commit on (the default) nothing committed
 // is lost to a crash or power loss of the server; with it off, the last
 // commits may be. Acks are deferred (Ack does not wait for a commit; the
-// store commits them within about 10 ms, and on Close): a crash before may
+// store commits them within about 50 ms, and on Close): a crash before may
 // resend acknowledged records, which receivers drop as duplicates.
 //
 // # Owners

@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS {p}_messages (
 	created BIGINT NOT NULL,
 	attempts INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS {p}_messages_owner ON {p}_messages (owner, seq);
+-- No index on owner: every append and ack would maintain it, for Pending
+-- alone, which runs once at a peer's start and scans by seq.
 CREATE INDEX IF NOT EXISTS {p}_messages_outbox ON {p}_messages (seq) WHERE owner IS NULL;
 CREATE TABLE IF NOT EXISTS {p}_dead (
 	seq BIGINT PRIMARY KEY,

@@ -83,7 +83,7 @@ func (s *Store) Append(ctx context.Context, recs []*outbox.Record) error {
 
 // Ack queues the removal of the records in ranges (this peer's and outbox
 // records) and returns without waiting: the next commit applies it, within
-// about 10 ms.
+// about 50 ms.
 func (s *Store) Ack(ctx context.Context, ranges []outbox.Range) error {
 	return s.s.Ack(ctx, ranges)
 }

@@ -4,21 +4,24 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
+	"sync"
 
 	"github.com/meshmq/meshmq/peer/outbox"
 	"github.com/meshmq/meshmq/peer/outbox/internal/sqlstore"
 )
 
 // dialect is SQLite's part of the store. SQLite has one writer at a time,
-// so rows are inserted one by one (cheap: no round trips) and their seqs,
-// from AUTOINCREMENT, increase in insertion order — and, since a writing
-// transaction holds the database until it ends, in commit order too.
+// so the seqs of inserted rows, from AUTOINCREMENT, increase in insertion
+// order — and, since a writing transaction holds the database until it
+// ends, in commit order too.
 type dialect struct {
-	prefix string
-	t      sqlstore.Tables
-	insert string
-	delete string
-	dest   string
+	prefix     string
+	t          sqlstore.Tables
+	insertHead string
+	inserts    sync.Map // n -> the INSERT of n rows
+	delete     string
+	dest       string
 	// role is the relay role: one relay of this store is active at a time.
 	role chan struct{}
 }
@@ -28,8 +31,8 @@ func newDialect(prefix string) *dialect {
 	return &dialect{
 		prefix: prefix,
 		t:      t,
-		insert: `INSERT INTO ` + t.Messages + ` (owner, id, channel, msg_key, dest_peer, dest_group, message, created, attempts)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		insertHead: `INSERT INTO ` + t.Messages + ` (owner, id, channel, msg_key, dest_peer, dest_group, message, created, attempts)
+			VALUES `,
 		delete: `DELETE FROM ` + t.Messages + ` WHERE seq BETWEEN ? AND ? AND (owner = ? OR owner IS NULL)`,
 		dest:   `UPDATE ` + t.Messages + ` SET dest_peer = ? WHERE seq = ? AND owner = ?`,
 		role:   make(chan struct{}, 1),
@@ -54,33 +57,54 @@ func (d *dialect) Init(ctx context.Context, db *sql.DB) error {
 	return tx.Commit()
 }
 
+// maxInsertRows bounds the rows of one INSERT: 9 parameters a row, well
+// under SQLite's limit of 32,766 parameters a statement.
+const maxInsertRows = 512
+
+// Insert writes recs with multi-row INSERTs: one statement per 512 rows
+// instead of one per row, the committer's main cost. The rows of one
+// statement take consecutive seqs in VALUES order (AUTOINCREMENT, one
+// writer), so the last insert id gives them all.
 func (d *dialect) Insert(ctx context.Context, q sqlstore.Querier, owner sql.NullString, recs []outbox.Record) ([]uint64, error) {
-	exec := func(args ...any) (sql.Result, error) { return q.ExecContext(ctx, d.insert, args...) }
-	if len(recs) > 1 {
-		st, err := q.PrepareContext(ctx, d.insert)
+	seqs := make([]uint64, 0, len(recs))
+	args := make([]any, 0, 9*min(len(recs), maxInsertRows))
+	for len(recs) > 0 {
+		chunk := recs[:min(len(recs), maxInsertRows)]
+		recs = recs[len(chunk):]
+		args = args[:0]
+		for i := range chunk {
+			r := &chunk[i]
+			args = append(args, owner, r.ID, r.Channel, r.Key, r.Dest.Peer, r.Dest.Group,
+				sqlstore.Blob(r.Message), sqlstore.Nanos(r.Created), r.Attempts)
+		}
+		res, err := q.ExecContext(ctx, d.insertRows(len(chunk)), args...)
 		if err != nil {
 			return nil, err
 		}
-		defer st.Close()
-		exec = func(args ...any) (sql.Result, error) { return st.ExecContext(ctx, args...) }
-	}
-	seqs := make([]uint64, len(recs))
-	for i := range recs {
-		r := &recs[i]
-		res, err := exec(owner, r.ID, r.Channel, r.Key, r.Dest.Peer, r.Dest.Group,
-			sqlstore.Blob(r.Message), sqlstore.Nanos(r.Created), r.Attempts)
+		last, err := res.LastInsertId()
 		if err != nil {
 			return nil, err
 		}
-		id, err := res.LastInsertId()
-		if err != nil {
-			return nil, err
+		first := uint64(last) - uint64(len(chunk)) + 1
+		if n := len(seqs); n > 0 && first <= seqs[n-1] {
+			return nil, fmt.Errorf("seq %d after %d: not increasing", first, seqs[n-1])
 		}
-		if seqs[i] = uint64(id); i > 0 && seqs[i] <= seqs[i-1] {
-			return nil, fmt.Errorf("seq %d after %d: not increasing", seqs[i], seqs[i-1])
+		for i := range chunk {
+			seqs = append(seqs, first+uint64(i))
 		}
 	}
 	return seqs, nil
+}
+
+// insertRows returns the INSERT of n rows, built once per n.
+func (d *dialect) insertRows(n int) string {
+	if q, ok := d.inserts.Load(n); ok {
+		return q.(string)
+	}
+	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	q := d.insertHead + row + strings.Repeat(", "+row, n-1)
+	d.inserts.Store(n, q)
+	return q
 }
 
 func (d *dialect) DeleteRanges(ctx context.Context, q sqlstore.Querier, owner string, rs []outbox.Range) error {

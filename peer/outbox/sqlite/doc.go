@@ -12,7 +12,7 @@
 // since the WAL was last synced (at a checkpoint). SynchronousFull syncs at
 // every commit and closes that window, at the cost of a sync per group
 // commit. Acks are deferred (Ack does not wait for a commit; the store
-// commits them within about 10 ms, and on Close): a crash before may resend
+// commits them within about 50 ms, and on Close): a crash before may resend
 // acknowledged records, which receivers drop as duplicates.
 //
 // # Owners

@@ -16,11 +16,12 @@ import (
 // that need their own transaction (dead letters, redrives), in order.
 
 const (
-	// ackLinger is how long deferred acks and readdresses wait for company
-	// (appends, more acks) before they are committed alone: well within the
-	// ~50 ms the peer may wait for a removal, and it turns a stream of
-	// single acks into a few transactions.
-	ackLinger = 10 * time.Millisecond
+	// ackLinger is how long deferred acks and readdresses wait before they
+	// are committed: it turns a stream of acks into one transaction every
+	// 50 ms, so that group commits of appends go alone, in one statement
+	// where the dialect can. A crash loses at most that much of removals:
+	// records resent, which receivers drop.
+	ackLinger = 50 * time.Millisecond
 	// commitTimeout bounds one transaction of the committer, so a wedged
 	// database fails callers instead of hanging them and Close.
 	commitTimeout = time.Minute
@@ -107,7 +108,7 @@ func (s *Store) Append(ctx context.Context, recs []*outbox.Record) error {
 
 // Ack queues the removal of the rows in ranges (this peer's and outbox
 // rows) and returns at once: the committer applies it in its next
-// transaction, within about 10 ms, and Close and Pending apply it first.
+// transaction, within about 50 ms, and Close and Pending apply it first.
 func (s *Store) Ack(_ context.Context, ranges []outbox.Range) error {
 	for _, r := range ranges {
 		if r.From > r.To {
@@ -208,7 +209,7 @@ func (s *Store) commitLoop() {
 					break
 				}
 			}
-			b := s.takeLocked()
+			b := s.takeLocked(stopping)
 			s.mu.Unlock()
 			if b.empty() {
 				break
@@ -235,8 +236,11 @@ func (s *Store) commitLoop() {
 	}
 }
 
-// takeLocked takes the appends that fit one commit, all ops and all calls.
-func (s *Store) takeLocked() batch {
+// takeLocked takes the appends that fit one commit, all calls, and all ops
+// once they have lingered (or a call or Close waits for them). Appends
+// alone commit in one statement where the dialect can; acks riding along
+// would make every group commit a transaction of several round trips.
+func (s *Store) takeLocked(stopping bool) batch {
 	var b batch
 	limit := s.cfg.BatchSize * CommitBatchFactor
 	n, i := 0, 0
@@ -255,7 +259,9 @@ func (s *Store) takeLocked() batch {
 	if s.appends = s.appends[i:]; len(s.appends) == 0 {
 		s.appends = nil
 	}
-	b.ops, s.ops = s.ops, nil
+	if len(b.appends) == 0 || stopping || len(s.calls) > 0 || time.Since(s.opsSince) >= ackLinger {
+		b.ops, s.ops = s.ops, nil
+	}
 	b.calls, s.calls = s.calls, nil
 	return b
 }
