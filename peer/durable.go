@@ -114,8 +114,10 @@ func (p *Peer) resume(ctx context.Context, rec *outbox.Record, from resumeFrom) 
 	var hdr channel.Message
 	if err := wire.DecodeMessage(rec.Message, &hdr); err != nil {
 		// Nothing can route it: it goes to the dead letters, not away.
-		m := &outMsg{storeSeq: rec.Seq, enc: rec.Message, created: rec.Created.UnixNano(), attempts: int32(rec.Attempts),
-			relayed: from == resumeRelayed}
+		size := len(rec.Message) + outMsgOverhead
+		p.buf.force(1, size) // what dead-lettering releases
+		m := &outMsg{storeSeq: rec.Seq, enc: rec.Message, size: int32(size), created: rec.Created.UnixNano(),
+			attempts: int32(rec.Attempts), relayed: from == resumeRelayed}
 		p.deadLetter(nil, []deadMsg{{m: m, reason: ReasonPermanent, text: "undecodable record: " + err.Error()}})
 		return nil
 	}

@@ -53,7 +53,8 @@ go test -race -count=1 -timeout 20m ./...
 if [ -n "${FUZZTIME:-}" ]; then
 	for target in internal/wire:FuzzDecode internal/wire:FuzzDecodeMessage \
 		internal/transport:FuzzInbound internal/transport:FuzzCheckCommand \
-		codec:FuzzMsgPackUnmarshal discovery:FuzzDecodeMeta channel:FuzzMatchTopic; do
+		codec:FuzzMsgPackUnmarshal discovery:FuzzDecodeMeta channel:FuzzMatchTopic \
+		peer/outbox/pglogtail:FuzzParseMessage peer/outbox/pglogtail:FuzzRecord peer/outbox/pglogtail:FuzzDecodeBytea; do
 		pkg=${target%%:*} fn=${target##*:}
 		log "fuzz $fn ($FUZZTIME)"
 		go test -run '^$' -fuzz "^$fn\$" -fuzztime "$FUZZTIME" "./$pkg"

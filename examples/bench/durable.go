@@ -154,7 +154,7 @@ func relayLatency(ctx context.Context, kind, dsn string, logtail bool, n int) ([
 	opts := []peer.Option{peer.WithName("bench-tx"), peer.WithStore(st),
 		peer.WithDiscovery(discovery.NewStatic(rx.Advertisement()))}
 	if logtail {
-		slot := prefix + "_outbox"
+		slot := prefix + "_outbox_bench"
 		tail, err := pglogtail.New(ctx, dsn, pglogtail.TablePrefix(prefix), pglogtail.Slot(slot))
 		if err != nil {
 			return nil, err

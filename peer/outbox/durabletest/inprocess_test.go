@@ -330,3 +330,64 @@ func TestOutboxEventsWaitForSubscriber(t *testing.T) {
 		t.Fatalf("%d unheard", u)
 	}
 }
+
+// A malformed outbox row (bytes no encoder made) is dead-lettered with its
+// reason and kept, not dropped, and the relay goes on with the next rows.
+func TestMalformedOutboxRowDeadLettered(t *testing.T) {
+	ctx := context.Background()
+	got := newTally()
+	rx := newPeer(t, opts("rx")...)
+	if err := rx.Handle("work", got.handler); err != nil {
+		t.Fatal(err)
+	}
+	st := openSQLite(t, filepath.Join(t.TempDir(), "app.db"))
+	var dead []peer.DeadLetter
+	var mu sync.Mutex
+	app := newPeer(t, opts("app", peer.WithStore(st), peer.WithDiscovery(discovery.NewStatic(rx.Advertisement())),
+		peer.WithDeadLetter(func(dl peer.DeadLetter) {
+			mu.Lock()
+			dead = append(dead, dl)
+			mu.Unlock()
+		}))...)
+	if _, err := st.DB().Exec(`INSERT INTO meshmq_messages (id, channel, message, created) VALUES ('bad', 'work', x'c1ffff', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := st.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.SendTx(ctx, tx, message(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, "the good row delivered, the bad one dead-lettered", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return got.distinct() == 1 && len(dead) == 1 && app.Stats().InFlight == 0
+	})
+	if dead[0].Reason != peer.ReasonPermanent {
+		t.Errorf("dead letter reason %s", dead[0].Reason)
+	}
+	kept := 0
+	if err := app.DeadLetters(ctx, func(dl outbox.DeadLetter) error {
+		if string(dl.Message) != "\xc1\xff\xff" {
+			t.Errorf("kept %x", dl.Message)
+		}
+		kept++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if kept != 1 {
+		t.Fatalf("%d dead letters kept", kept)
+	}
+	testutil.WaitFor(t, "the outbox empty", func() bool { // acks are removed within 50 ms
+		var rows int
+		if err := st.DB().QueryRow("SELECT COUNT(*) FROM meshmq_messages").Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		return rows == 0
+	})
+}

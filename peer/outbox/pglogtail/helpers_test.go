@@ -45,6 +45,7 @@ type db struct {
 	dsn  string
 	conn *pgx.Conn
 	n    int
+	slot string // the default slot's name on this database
 }
 
 func newDB(tb testing.TB) *db {
@@ -55,6 +56,11 @@ func newDB(tb testing.TB) *db {
 	if _, err := d.conn.Exec(context.Background(), fmt.Sprintf(messagesDDL, defaultPrefix)); err != nil {
 		tb.Fatal(err)
 	}
+	var name string
+	if err := d.conn.QueryRow(context.Background(), "SELECT current_database()").Scan(&name); err != nil {
+		tb.Fatal(err)
+	}
+	d.slot = defaultSlot(defaultPrefix, name)
 	return d
 }
 

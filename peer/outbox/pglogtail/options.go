@@ -3,8 +3,10 @@ package pglogtail
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -61,15 +63,14 @@ func newConfig(opts []Option) (config, error) {
 			return c, err
 		}
 	}
-	if c.slot == "" {
-		c.slot = c.prefix + "_outbox"
-	}
 	if c.publication == "" {
 		c.publication = c.prefix + "_outbox"
 	}
-	if err := checkSlotName(c.slot); err != nil {
-		return c, err
-	}
+	if c.slot != "" {
+		if err := checkSlotName(c.slot); err != nil {
+			return c, err
+		}
+	} // else New names it after the database: slots are the server's, not a database's
 	if err := checkIdent("publication", c.publication); err != nil {
 		return c, err
 	}
@@ -80,8 +81,8 @@ func newConfig(opts []Option) (config, error) {
 func (c *config) table() string { return c.prefix + "_messages" }
 
 // TablePrefix names the store's tables: the tail reads <prefix>_messages.
-// The default is "meshmq"; the slot and publication names default to
-// "<prefix>_outbox".
+// The default is "meshmq"; the publication name defaults to
+// "<prefix>_outbox" and the slot name to "<prefix>_outbox_<database>".
 func TablePrefix(prefix string) Option {
 	return func(c *config) error {
 		if err := checkIdent("table prefix", prefix+"_messages"); err != nil {
@@ -92,8 +93,10 @@ func TablePrefix(prefix string) Option {
 	}
 }
 
-// Slot names the logical replication slot (default "<prefix>_outbox").
-// Tails sharing a slot share one position: one streams, the others stand by.
+// Slot names the logical replication slot (default
+// "<prefix>_outbox_<database>": slot names are unique across the server's
+// databases). Tails sharing a slot share one position: one streams, the
+// others stand by.
 func Slot(name string) Option {
 	return func(c *config) error {
 		if err := checkSlotName(name); err != nil {
@@ -153,4 +156,26 @@ func checkSlotName(s string) error {
 		return fmt.Errorf("pglogtail: slot name %q: only a-z, 0-9 and _, at most %d characters", s, maxIdentLen)
 	}
 	return nil
+}
+
+// defaultSlot is the slot name for prefix on database db: the database's
+// name made a slot name, shortened with a hash when too long.
+func defaultSlot(prefix, db string) string {
+	clean := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + ('a' - 'A')
+		}
+		return '_'
+	}, db)
+	name := prefix + "_outbox_" + clean
+	if len(name) > maxIdentLen {
+		h := fnv.New32a()
+		h.Write([]byte(db))
+		suffix := fmt.Sprintf("_%08x", h.Sum32())
+		name = name[:maxIdentLen-len(suffix)] + suffix
+	}
+	return name
 }

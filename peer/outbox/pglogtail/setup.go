@@ -23,6 +23,13 @@ func (t *Tail) setup(ctx context.Context, repl *pgconn.PgConn) (*initialSweep, e
 	if len(rows) != 1 || len(rows[0]) != 1 || string(rows[0][0]) != "logical" {
 		return nil, fmt.Errorf("pglogtail: the server's wal_level is not logical")
 	}
+	if t.cfg.slot == "" {
+		rows, err := query(ctx, repl, "SELECT current_database()")
+		if err != nil || len(rows) != 1 || len(rows[0]) != 1 {
+			return nil, fmt.Errorf("pglogtail: reading the database's name: %v", err)
+		}
+		t.cfg.slot = defaultSlot(t.cfg.prefix, string(rows[0][0]))
+	}
 	if err := t.ensurePublication(ctx, repl); err != nil {
 		return nil, err
 	}

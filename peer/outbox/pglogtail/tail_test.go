@@ -109,7 +109,7 @@ func TestRestartResumesUnsettled(t *testing.T) {
 	// A reconnect within one tail repeats nothing, settled or not.
 	d.ack(tail, got[0])
 	var pid int
-	if err := d.conn.QueryRow(ctx, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'meshmq_outbox'").Scan(&pid); err != nil {
+	if err := d.conn.QueryRow(ctx, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1", d.slot).Scan(&pid); err != nil {
 		t.Fatal(err)
 	}
 	d.exec("SELECT pg_terminate_backend($1)", pid)
@@ -161,7 +161,7 @@ func TestSweepAgainAfterCrash(t *testing.T) {
 func TestStandbyTakesOver(t *testing.T) {
 	d := newDB(t)
 	active := d.open(fast)
-	testutil.WaitFor(t, "the first tail to stream", func() bool { return d.slotActive("meshmq_outbox") })
+	testutil.WaitFor(t, "the first tail to stream", func() bool { return d.slotActive(d.slot) })
 	standby := d.open(fast)
 	testutil.WaitFor(t, "the second tail to stand by", func() bool { return standby.standbys.Load() >= 2 })
 
@@ -214,7 +214,7 @@ func TestBoundedReadAhead(t *testing.T) {
 		got = append(got, recs...)
 		if len(got) == 10 {
 			// Cut the connection mid-transaction.
-			d.exec("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'meshmq_outbox'")
+			d.exec("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1", d.slot)
 		}
 	}
 	if !slices.Equal(ids(got), want) {
@@ -287,7 +287,7 @@ func TestNewErrors(t *testing.T) {
 func TestIdleAdvancesSlot(t *testing.T) {
 	d := newDB(t)
 	tail := d.open(StatusInterval(20 * time.Millisecond))
-	testutil.WaitFor(t, "the tail to stream", func() bool { return d.slotActive("meshmq_outbox") })
+	testutil.WaitFor(t, "the tail to stream", func() bool { return d.slotActive(d.slot) })
 	ctx := context.Background()
 	lsn := func(sql string) (l uint64) {
 		t.Helper()
@@ -301,7 +301,7 @@ func TestIdleAdvancesSlot(t *testing.T) {
 		}
 		return uint64(p)
 	}
-	const confirmedSQL = "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'meshmq_outbox'"
+	confirmedSQL := "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = '" + d.slot + "'"
 	const walSQL = "SELECT pg_current_wal_lsn()::text"
 
 	d.insert(nil, "peer-1", "owned-1")
