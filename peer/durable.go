@@ -102,7 +102,7 @@ func (p *Peer) restore(ctx context.Context) error {
 type resumeFrom int
 
 const (
-	resumeRestored resumeFrom = iota // reloaded at start: the buffer takes them all
+	resumeRestored resumeFrom = iota // reloaded at start
 	resumeRedriven                   // re-driven dead letters
 	resumeRelayed                    // from the outbox, through the relay
 )
@@ -125,13 +125,12 @@ func (p *Peer) resume(ctx context.Context, rec *outbox.Record, from resumeFrom) 
 		return p.resumePublish(ctx, rec, &hdr)
 	}
 	size := len(rec.Message) + outMsgOverhead
-	if from == resumeRelayed {
-		if err := p.buf.acquire(ctx, 1, size, false, false); err != nil {
-			return err
-		}
-	} else {
-		// Restored and re-driven messages were counted when first sent.
+	if from == resumeRestored {
+		// The buffer takes everything kept, even past its bounds: nothing
+		// else runs yet to free room.
 		p.buf.force(1, size)
+	} else if err := p.buf.acquire(ctx, 1, size, false, false); err != nil {
+		return err
 	}
 	m := &outMsg{storeSeq: rec.Seq, enc: rec.Message, size: int32(size), policy: &p.cfg.retry,
 		created: rec.Created.UnixNano(), attempts: int32(rec.Attempts), relayed: from == resumeRelayed,

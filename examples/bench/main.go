@@ -195,7 +195,11 @@ func measureInRounds(ms []measurement, runs int, timeout time.Duration, only str
 		}
 		for j, name := range m.names {
 			if selected(name, only) {
-				fmt.Printf("%s %.0f %s\n", name, median(vals[i][j]), m.units[j])
+				prec := 0
+				if m.units[j] == "ms" {
+					prec = 1 // commit-to-handler latencies of a millisecond or two
+				}
+				fmt.Printf("%s %.*f %s\n", name, prec, median(vals[i][j]), m.units[j])
 			}
 		}
 	}
