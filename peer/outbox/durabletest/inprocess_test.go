@@ -391,3 +391,66 @@ func TestMalformedOutboxRowDeadLettered(t *testing.T) {
 		return rows == 0
 	})
 }
+
+// The send middleware runs when a message is written into the outbox, so
+// what it adds (here a trace header) travels with the message from there.
+func TestSendTxRunsMiddleware(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	var traces []string
+	rx := newPeer(t, opts("rx")...)
+	if err := rx.Handle("work", func(ctx context.Context, m *channel.Message) error {
+		mu.Lock()
+		traces = append(traces, m.Headers.Get("traceparent"))
+		mu.Unlock()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	trace := func(next peer.SendFunc) peer.SendFunc {
+		return func(ctx context.Context, m *channel.Message) error {
+			if m.Headers == nil {
+				m.Headers = channel.Headers{}
+			}
+			m.Headers["traceparent"] = "00-" + m.ID
+			return next(ctx, m)
+		}
+	}
+	st := openSQLite(t, filepath.Join(t.TempDir(), "app.db"))
+	app := newPeer(t, opts("app", peer.WithStore(st), peer.WithSendMiddleware(trace),
+		peer.WithDiscovery(discovery.NewStatic(rx.Advertisement())))...)
+	tx, err := st.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := message(3)
+	if err := app.SendTx(ctx, tx, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, "delivered", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(traces) == 1
+	})
+	if want := "00-" + m.ID; traces[0] != want {
+		t.Fatalf("traceparent %q, want %q", traces[0], want)
+	}
+}
+
+// SendTx needs a store that keeps an outbox.
+func TestSendTxWithoutOutbox(t *testing.T) {
+	ctx := context.Background()
+	p := newPeer(t, opts("p")...)
+	st := openSQLite(t, filepath.Join(t.TempDir(), "app.db"))
+	tx, err := st.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := p.SendTx(ctx, tx, message(1)); !errors.Is(err, peer.ErrNoOutbox) {
+		t.Fatalf("SendTx on the memory store: %v, want ErrNoOutbox", err)
+	}
+}
