@@ -196,7 +196,9 @@ func (p *Peer) resumePublish(ctx context.Context, rec *outbox.Record, hdr *chann
 		exp = t.UnixNano()
 	}
 	p.sharedMu.Lock()
-	p.shared[rec.Seq] = len(reliable)
+	// += : a relay that lost its role and took it back under a new epoch
+	// returns the record again while copies of the first take are in flight.
+	p.shared[rec.Seq] += len(reliable)
 	p.sharedMu.Unlock()
 	var dead []deadMsg
 	for _, g := range reliable {

@@ -136,13 +136,7 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 		}
 	}
 	p.shared = make(map[uint64]int)
-	switch r, ok := p.store.(outbox.Relayer); {
-	case cfg.relay != nil:
-		p.relay = cfg.relay
-	case ok && !cfg.noRelay:
-		p.relay = r.Relay()
-	}
-	if p.relay != nil && !p.durable {
+	if cfg.relay != nil && !p.durable {
 		return nil, &OptionError{"WithRelay", "relaying an outbox needs the store that holds it (WithStore)"}
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
@@ -193,6 +187,12 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 			p.Close(context.Background())
 			return nil, err
 		}
+	}
+	switch r, ok := p.store.(outbox.Relayer); {
+	case cfg.relay != nil:
+		p.relay = cfg.relay
+	case ok && p.durable && !cfg.noRelay:
+		p.relay = r.Relay()
 	}
 	if p.relay != nil {
 		var relayCtx context.Context
