@@ -166,12 +166,13 @@ func (p *Peer) routeNew(m *outMsg, hdr *channel.Message) {
 // once every copy is acknowledged or dead-lettered.
 func (p *Peer) resumePublish(ctx context.Context, rec *outbox.Record, hdr *channel.Message) error {
 	gs := p.groups.matching(hdr.Channel)
-	if len(gs) == 0 {
+	if len(gs) == 0 || p.heldTopics[hdr.Channel] > 0 {
 		// No subscriber known yet — discovery may not have converged since
-		// the relay started. The event waits for one, in order, up to the
-		// retry policy's age: an outbox event is not dropped lightly.
-		p.heldEvents = append(p.heldEvents, heldEvent{rec: rec, topic: hdr.Channel, since: time.Now()})
-		p.stats.heldEvents.Store(int64(len(p.heldEvents)))
+		// the relay started. The event waits for one, up to the retry
+		// policy's age: an outbox event is not dropped lightly. Behind an
+		// event of its topic that waits, it waits too, even if a subscriber
+		// came meanwhile: the topic's events keep their order.
+		p.hold(heldEvent{rec: rec, topic: hdr.Channel, since: time.Now()})
 		return nil
 	}
 	p.stats.published.Add(1)
@@ -267,12 +268,19 @@ const (
 	heldRetry = 100 * time.Millisecond
 )
 
+func (p *Peer) hold(h heldEvent) {
+	p.heldEvents = append(p.heldEvents, h)
+	p.heldTopics[h.topic]++
+	p.stats.heldEvents.Store(int64(len(p.heldEvents)))
+}
+
 // retryHeld publishes the waiting outbox events whose topic has subscribers
 // now, in order, and gives up (Unheard) on those past the retry policy's
-// age. Only the relay loop touches heldEvents.
+// age. Only the relay loop touches heldEvents and heldTopics.
 func (p *Peer) retryHeld(ctx context.Context) error {
 	held := p.heldEvents
 	p.heldEvents = nil
+	clear(p.heldTopics)
 	now := time.Now()
 	for i, h := range held {
 		switch {
@@ -280,7 +288,9 @@ func (p *Peer) retryHeld(ctx context.Context) error {
 			var hdr channel.Message
 			if err := wire.DecodeMessage(h.rec.Message, &hdr); err == nil {
 				if err := p.resumePublish(ctx, h.rec, &hdr); err != nil {
-					p.heldEvents = append(p.heldEvents, held[i:]...)
+					for _, h := range held[i:] {
+						p.hold(h)
+					}
 					return err
 				}
 			}
@@ -290,7 +300,7 @@ func (p *Peer) retryHeld(ctx context.Context) error {
 			p.stats.unheard.Add(1)
 			p.settleStored([]*outMsg{{storeSeq: h.rec.Seq, relayed: true}})
 		default:
-			p.heldEvents = append(p.heldEvents, h)
+			p.hold(h)
 		}
 	}
 	p.stats.heldEvents.Store(int64(len(p.heldEvents)))

@@ -55,6 +55,7 @@ type Peer struct {
 	// heldEvents are published outbox records waiting for a subscriber,
 	// in order; only the relay loop touches them.
 	heldEvents []heldEvent
+	heldTopics map[string]int // how many of heldEvents each topic has
 
 	mu       sync.Mutex
 	services map[string]*service
@@ -136,6 +137,7 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 		}
 	}
 	p.shared = make(map[uint64]int)
+	p.heldTopics = make(map[string]int)
 	if cfg.relay != nil && !p.durable {
 		return nil, &OptionError{"WithRelay", "relaying an outbox needs the store that holds it (WithStore)"}
 	}

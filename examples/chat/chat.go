@@ -384,7 +384,9 @@ func printable(s string) string {
 }
 
 // console writes whole lines to one writer from the chat's goroutines and
-// the peer's.
+// the peer's. Unlike the other examples' cli.Console it stamps no time on
+// them: a chat line shows as said, "[lobby] alice: hello", and chat has no
+// -v log to interleave with them.
 type console struct {
 	mu sync.Mutex
 	w  io.Writer

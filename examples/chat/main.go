@@ -31,13 +31,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"os/user"
-	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/meshmq/meshmq/examples/internal/cli"
 )
 
 // config is the parsed and checked command line.
@@ -117,17 +117,14 @@ func parseArgs(args []string, errOut io.Writer) (config, error) {
 	if err := checkRoom(c.room); err != nil {
 		return fail("-room: %v", err)
 	}
-	if hp, ok := strings.CutPrefix(c.listen, "tcp://"); !ok || checkHostPort(hp) != nil {
+	if hp, ok := strings.CutPrefix(c.listen, "tcp://"); !ok || cli.CheckHostPort(hp) != nil {
 		return fail("-listen %q: want tcp://host:port, such as tcp://127.0.0.1:7001", c.listen)
 	}
-	if checkHostPort(c.gossip) != nil {
+	if cli.CheckHostPort(c.gossip) != nil {
 		return fail("-gossip %q: want host:port, such as 127.0.0.1:7946", c.gossip)
 	}
-	for part := range strings.SplitSeq(join, ",") {
-		if part = strings.TrimSpace(part); part == "" {
-			continue
-		}
-		if checkHostPort(part) != nil {
+	for _, part := range cli.SplitList(join) {
+		if cli.CheckHostPort(part) != nil {
 			return fail("-join %q: want comma-separated host:port gossip addresses", part)
 		}
 		c.join = append(c.join, part)
@@ -144,15 +141,4 @@ func defaultName() string {
 		return n
 	}
 	return "guest"
-}
-
-func checkHostPort(s string) error {
-	_, port, err := net.SplitHostPort(s)
-	if err != nil {
-		return err
-	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return errors.New("bad port")
-	}
-	return nil
 }

@@ -2,16 +2,14 @@ package main
 
 import (
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"math"
-	"net"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/meshmq/meshmq/discovery"
+	"github.com/meshmq/meshmq/examples/internal/cli"
 )
 
 // options are the parsed and checked command line.
@@ -94,19 +92,19 @@ func parseArgs(args []string) (*options, error) {
 	if o.name == "" {
 		return nil, fail("-name is required")
 	}
-	if hostPort, ok := strings.CutPrefix(o.listen, "tcp://"); !ok || checkHostPort(hostPort) != nil {
+	if hostPort, ok := strings.CutPrefix(o.listen, "tcp://"); !ok || cli.CheckHostPort(hostPort) != nil {
 		return nil, fail("-listen %q: want tcp://host:port, such as tcp://127.0.0.1:7001", o.listen)
 	}
-	if checkHostPort(o.gossip) != nil {
+	if cli.CheckHostPort(o.gossip) != nil {
 		return nil, fail("-gossip %q: want host:port, such as 127.0.0.1:7946", o.gossip)
 	}
-	o.join = splitList(join)
+	o.join = cli.SplitList(join)
 	for _, s := range o.join {
-		if checkHostPort(s) != nil {
+		if cli.CheckHostPort(s) != nil {
 			return nil, fail("-join %q: want comma-separated host:port gossip addresses, such as 127.0.0.1:7946", s)
 		}
 	}
-	o.serve = splitList(serve)
+	o.serve = cli.SplitList(serve)
 	for i, s := range o.serve {
 		if slices.Contains(o.serve[:i], s) {
 			return nil, fail("-serve: %q given twice", s)
@@ -140,26 +138,4 @@ func parseArgs(args []string) (*options, error) {
 		o.key = k
 	}
 	return o, nil
-}
-
-// splitList splits a comma-separated flag value, dropping blanks.
-func splitList(s string) []string {
-	var out []string
-	for part := range strings.SplitSeq(s, ",") {
-		if part = strings.TrimSpace(part); part != "" {
-			out = append(out, part)
-		}
-	}
-	return out
-}
-
-func checkHostPort(s string) error {
-	_, port, err := net.SplitHostPort(s)
-	if err != nil {
-		return err
-	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return errors.New("bad port")
-	}
-	return nil
 }

@@ -11,17 +11,18 @@ import (
 
 	"github.com/meshmq/meshmq/channel"
 	"github.com/meshmq/meshmq/discovery"
+	"github.com/meshmq/meshmq/examples/internal/cli"
 	"github.com/meshmq/meshmq/peer"
 )
 
 // handler prints each message of the stream and acknowledges it.
-func handler(con *console, service string) channel.Handler {
+func handler(con *cli.Console, service string) channel.Handler {
 	return func(ctx context.Context, m *channel.Message) error {
 		var n int
 		if err := m.Decode(&n); err != nil {
 			return channel.Permanent(err) // not our stream: retrying cannot help
 		}
-		con.printf("%s: handled %d from %s attempt %d", service, n, m.From, m.Attempt)
+		con.Printf("%s: handled %d from %s attempt %d", service, n, m.From, m.Attempt)
 		return nil
 	}
 }
@@ -29,8 +30,8 @@ func handler(con *console, service string) channel.Handler {
 // sendStream sends 1, 2, 3... to service at rate messages per second, until
 // ctx ends or count are sent. It sends whatever is due on each tick rather
 // than one per tick, so high rates hold without a timer per message.
-func sendStream(ctx context.Context, p *peer.Peer, con *console, service string, rate float64, count int) {
-	con.printf("sending to %s, %v per second", service, rate)
+func sendStream(ctx context.Context, p *peer.Peer, con *cli.Console, service string, rate float64, count int) {
+	con.Printf("sending to %s, %v per second", service, rate)
 	tick := max(time.Duration(float64(time.Second)/rate), 5*time.Millisecond)
 	t := time.NewTicker(tick)
 	defer t.Stop()
@@ -49,13 +50,13 @@ func sendStream(ctx context.Context, p *peer.Peer, con *console, service string,
 			}
 			if err != nil {
 				if ctx.Err() == nil {
-					con.printf("send %d: %v; sending stopped", sent+1, err)
+					con.Printf("send %d: %v; sending stopped", sent+1, err)
 				}
 				return
 			}
 		}
 		if count > 0 && sent == count {
-			con.printf("sent all %d messages", count)
+			con.Printf("sent all %d messages", count)
 			return
 		}
 		select {
@@ -67,7 +68,7 @@ func sendStream(ctx context.Context, p *peer.Peer, con *console, service string,
 }
 
 // printStatus prints the sender's counters every second.
-func printStatus(ctx context.Context, p *peer.Peer, con *console) {
+func printStatus(ctx context.Context, p *peer.Peer, con *cli.Console) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -75,7 +76,7 @@ func printStatus(ctx context.Context, p *peer.Peer, con *console) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			con.printf("status: %s", statusLine(p.Stats()))
+			con.Printf("status: %s", statusLine(p.Stats()))
 		}
 	}
 }
@@ -88,7 +89,7 @@ func statusLine(st peer.Stats) string {
 // watchMembers prints members joining, changing and leaving. The peer has
 // no membership events for its user, so it polls p.Members() and diffs.
 // A member that left and one that failed look the same from here.
-func watchMembers(ctx context.Context, p *peer.Peer, con *console) {
+func watchMembers(ctx context.Context, p *peer.Peer, con *cli.Console) {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	known := map[string]discovery.Member{}
@@ -102,14 +103,14 @@ func watchMembers(ctx context.Context, p *peer.Peer, con *console) {
 			old, ok := known[name]
 			switch {
 			case !ok:
-				con.printf("joined %s", describe(m))
+				con.Printf("joined %s", describe(m))
 			case old.Endpoint != m.Endpoint || !slices.Equal(sorted(old.Services), sorted(m.Services)):
-				con.printf("updated %s", describe(m))
+				con.Printf("updated %s", describe(m))
 			}
 		}
 		for _, name := range slices.Sorted(maps.Keys(known)) {
 			if _, ok := now[name]; !ok {
-				con.printf("left %s", name)
+				con.Printf("left %s", name)
 			}
 		}
 		known = now
@@ -136,12 +137,12 @@ func sorted(s []string) []string { return slices.Sorted(slices.Values(s)) }
 const maxDeadLetterLines = 20
 
 // printDeadLetters is the peer's dead-letter callback.
-func printDeadLetters(con *console) func(peer.DeadLetter) {
+func printDeadLetters(con *cli.Console) func(peer.DeadLetter) {
 	var printed atomic.Int64
 	return func(d peer.DeadLetter) {
 		switch k := printed.Add(1); {
 		case k == maxDeadLetterLines+1:
-			con.printf("more dead letters: counted in the status line")
+			con.Printf("more dead letters: counted in the status line")
 			return
 		case k > maxDeadLetterLines:
 			return
@@ -156,6 +157,6 @@ func printDeadLetters(con *console) func(peer.DeadLetter) {
 		if d.Err != nil {
 			line += ": " + d.Err.Error()
 		}
-		con.printf("%s", line)
+		con.Printf("%s", line)
 	}
 }

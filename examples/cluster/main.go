@@ -30,7 +30,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -39,6 +38,7 @@ import (
 	"time"
 
 	"github.com/meshmq/meshmq/discovery"
+	"github.com/meshmq/meshmq/examples/internal/cli"
 	"github.com/meshmq/meshmq/peer"
 )
 
@@ -73,8 +73,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	con := &console{w: out}
-	logger := newLogger(con, o.verbose)
+	con := cli.NewConsole(out)
+	logger := cli.Logger(con, o.verbose)
 
 	// Our own Gossip rather than peer.WithGossip: the peer does not expose
 	// the one it builds, and we print its address for the others to -join.
@@ -100,7 +100,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	con.printf("peer %s: data %s, gossip %s", o.name, p.Endpoint(), g.Addr())
+	con.Printf("peer %s: data %s, gossip %s", o.name, p.Endpoint(), g.Addr())
 
 	for _, s := range o.serve {
 		if err := p.Handle(s, handler(con, s)); err != nil {
@@ -108,7 +108,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	if len(o.serve) > 0 {
-		con.printf("serving %s", strings.Join(o.serve, ", "))
+		con.Printf("serving %s", strings.Join(o.serve, ", "))
 	}
 
 	var wg sync.WaitGroup
@@ -117,10 +117,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	wg.Go(func() { watchMembers(loops, p, con) })
 
 	if len(o.join) > 0 {
-		con.printf("joining %s", strings.Join(o.join, ", "))
+		con.Printf("joining %s", strings.Join(o.join, ", "))
 		select {
 		case <-g.Ready():
-			con.printf("joined the cluster")
+			con.Printf("joined the cluster")
 		case <-ctx.Done():
 		}
 	}
@@ -137,48 +137,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 // closePeer closes p gracefully: its messages acknowledged, running handlers
 // finished, connections drained, the cluster told it is leaving.
-func closePeer(p *peer.Peer, con *console) error {
-	con.printf("closing: draining for up to %v (Ctrl-C again quits at once)", drainTimeout)
+func closePeer(p *peer.Peer, con *cli.Console) error {
+	con.Printf("closing: draining for up to %v (Ctrl-C again quits at once)", drainTimeout)
 	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
 	start := time.Now()
 	if err := p.Close(ctx); err != nil {
-		con.printf("gave up draining after %v: %s", drainTimeout, statusLine(p.Stats()))
+		con.Printf("gave up draining after %v: %s", drainTimeout, statusLine(p.Stats()))
 		return fmt.Errorf("close: %w", err)
 	}
-	con.printf("drained in %v: %s", time.Since(start).Round(time.Millisecond), statusLine(p.Stats()))
+	con.Printf("drained in %v: %s", time.Since(start).Round(time.Millisecond), statusLine(p.Stats()))
 	return nil
-}
-
-// newLogger returns the logger for -v: everything, through con so that log
-// lines and ours do not interleave mid-line. Without -v nothing is logged:
-// a graceful close makes the transport and memberlist log harmless
-// "use of closed network connection" warnings and errors.
-func newLogger(con *console, verbose bool) *slog.Logger {
-	if !verbose {
-		return slog.New(slog.DiscardHandler)
-	}
-	return slog.New(slog.NewTextHandler(con, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// console serializes the lines printed by handlers, the peer's goroutines
-// and our loops onto one writer, each stamped with the time so that a
-// failover can be followed across terminals.
-type console struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (c *console) printf(format string, args ...any) {
-	line := time.Now().Format("15:04:05.000 ") + fmt.Sprintf(format, args...) + "\n"
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	io.WriteString(c.w, line)
-}
-
-// Write lets slog write whole records through the console.
-func (c *console) Write(b []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.w.Write(b)
 }

@@ -1,16 +1,14 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"math"
-	"net"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/meshmq/meshmq/discovery"
+	"github.com/meshmq/meshmq/examples/internal/cli"
 )
 
 // Roles: the demo (no -role) runs the other two as child processes.
@@ -189,15 +187,19 @@ func parseArgs(args []string) (*options, error) {
 			o.db = o.role + ".db"
 		}
 	}
-	if hostPort, ok := strings.CutPrefix(o.listen, "tcp://"); !ok || checkHostPort(hostPort) != nil {
+	if hostPort, ok := strings.CutPrefix(o.listen, "tcp://"); !ok || cli.CheckHostPort(hostPort) != nil {
 		return nil, fail("-listen %q: want tcp://host:port, such as tcp://127.0.0.1:7001", o.listen)
 	}
-	if checkHostPort(o.gossip) != nil {
+	if cli.CheckHostPort(o.gossip) != nil {
 		return nil, fail("-gossip %q: want host:port, such as 127.0.0.1:7946", o.gossip)
 	}
-	o.join = splitList(join)
+	for _, s := range cli.SplitList(join) {
+		if !slices.Contains(o.join, s) {
+			o.join = append(o.join, s) // a gossip address given twice is joined once
+		}
+	}
 	for _, s := range o.join {
-		if checkHostPort(s) != nil {
+		if cli.CheckHostPort(s) != nil {
 			return nil, fail("-join %q: want comma-separated host:port gossip addresses, such as 127.0.0.1:7946", s)
 		}
 	}
@@ -233,26 +235,4 @@ func parseArgs(args []string) (*options, error) {
 		return nil, fail("-hold-tx and -hold-ack: want a positive number")
 	}
 	return o, nil
-}
-
-// splitList splits a comma-separated flag value, dropping blanks.
-func splitList(s string) []string {
-	var out []string
-	for part := range strings.SplitSeq(s, ",") {
-		if part = strings.TrimSpace(part); part != "" && !slices.Contains(out, part) {
-			out = append(out, part)
-		}
-	}
-	return out
-}
-
-func checkHostPort(s string) error {
-	_, port, err := net.SplitHostPort(s)
-	if err != nil {
-		return err
-	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return errors.New("bad port")
-	}
-	return nil
 }

@@ -50,11 +50,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/meshmq/meshmq/discovery"
+	"github.com/meshmq/meshmq/examples/internal/cli"
 	"github.com/meshmq/meshmq/peer"
 )
 
@@ -108,9 +108,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	switch o.role {
 	case roleOrders:
-		return runOrders(ctx, o, &console{w: out})
+		return runOrders(ctx, o, cli.NewConsole(out))
 	case roleShipping:
-		return runShipping(ctx, o, &console{w: out})
+		return runShipping(ctx, o, cli.NewConsole(out))
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -149,52 +149,21 @@ func newPeer(ctx context.Context, o *options, logger *slog.Logger, extra ...peer
 // closePeer closes p gracefully: running handlers finish, what it sent is
 // acknowledged (or, unacknowledged, kept in its durable store for the next
 // start), and the cluster is told it leaves.
-func closePeer(p *peer.Peer, con *console) error {
-	con.printf("closing: draining for up to %v (Ctrl-C again quits at once)", drainTimeout)
+func closePeer(p *peer.Peer, con *cli.Console) error {
+	con.Printf("closing: draining for up to %v (Ctrl-C again quits at once)", drainTimeout)
 	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
 	start := time.Now()
 	if err := p.Close(ctx); err != nil {
 		return fmt.Errorf("close: %w", err)
 	}
-	con.printf("closed in %v", time.Since(start).Round(time.Millisecond))
+	con.Printf("closed in %v", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
 // closeAfter closes p after err, and returns both.
-func closeAfter(err error, p *peer.Peer, con *console) error {
+func closeAfter(err error, p *peer.Peer, con *cli.Console) error {
 	return errors.Join(err, closePeer(p, con))
-}
-
-// newLogger returns the logger for -v: everything, through con, so that log
-// lines and ours do not interleave mid-line. Without -v nothing is logged.
-func newLogger(con *console, verbose bool) *slog.Logger {
-	if !verbose {
-		return slog.New(slog.DiscardHandler)
-	}
-	return slog.New(slog.NewTextHandler(con, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// console serializes the lines printed by handlers, the peer's goroutines
-// and our loops onto one writer, each stamped with the time so that a
-// crash can be followed across terminals.
-type console struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (c *console) printf(format string, args ...any) {
-	line := time.Now().Format("15:04:05.000 ") + fmt.Sprintf(format, args...) + "\n"
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	io.WriteString(c.w, line)
-}
-
-// Write lets slog write whole records through the console.
-func (c *console) Write(b []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.w.Write(b)
 }
 
 // scanLines calls fn with each line r yields, until r ends.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/meshmq/meshmq/channel"
 	"github.com/meshmq/meshmq/discovery"
+	"github.com/meshmq/meshmq/examples/internal/cli"
 	"github.com/meshmq/meshmq/peer"
 )
 
@@ -84,8 +85,8 @@ func splitmix64(x uint64) uint64 {
 // runOrders is -role orders: it creates orders at o.rate per second, each
 // order and its OrderCreated event in one transaction, and relays its outbox
 // until ctx ends.
-func runOrders(ctx context.Context, o *options, con *console) error {
-	logger := newLogger(con, o.verbose)
+func runOrders(ctx context.Context, o *options, con *cli.Console) error {
+	logger := cli.Logger(con, o.verbose)
 	db, err := openDatabase(ctx, o.db, o.postgres, ordersDDL, logger)
 	if err != nil {
 		return err
@@ -98,9 +99,9 @@ func runOrders(ctx context.Context, o *options, con *console) error {
 	// Numbering resumes after the last committed order: a transaction that a
 	// crash cut short left nothing, and its number is used again.
 	if rows == 0 {
-		con.printf("database %s (%s): no orders yet; next is %s", db.where, db.kind, orderID(last+1))
+		con.Printf("database %s (%s): no orders yet; next is %s", db.where, db.kind, orderID(last+1))
 	} else {
-		con.printf("database %s (%s): %d orders, the last %s; next is %s", db.where, db.kind, rows, orderID(last), orderID(last+1))
+		con.Printf("database %s (%s): %d orders, the last %s; next is %s", db.where, db.kind, rows, orderID(last), orderID(last+1))
 	}
 
 	// The peer keeps its retry buffer in the same database, and its relay
@@ -117,14 +118,14 @@ func runOrders(ctx context.Context, o *options, con *console) error {
 		// wants yet waits for one as long as it takes.
 		peer.WithRetry(peer.RetryPolicy{MaxBackoff: 2 * time.Second, MinBackoff: 50 * time.Millisecond, Jitter: 0.5}),
 		peer.WithDeadLetter(func(d peer.DeadLetter) {
-			con.printf("%v", d) // "dead letter <id> to <peer> after <n> attempts: <reason>: <error>"
+			con.Printf("%v", d) // "dead letter <id> to <peer> after <n> attempts: <reason>: <error>"
 		}))
 	if err != nil {
 		return err
 	}
-	con.printf("peer %s: data %s, gossip %s", o.name, p.Endpoint(), g.Addr())
+	con.Printf("peer %s: data %s, gossip %s", o.name, p.Endpoint(), g.Addr())
 	if len(o.join) > 0 {
-		con.printf("joining %s", strings.Join(o.join, ", "))
+		con.Printf("joining %s", strings.Join(o.join, ", "))
 	}
 
 	var wg sync.WaitGroup
@@ -172,7 +173,7 @@ type orderStats struct{ created, rolledBack atomic.Int64 }
 // createOrders creates orders next, next+1, ... at o.rate per second until
 // ctx ends or o.count is reached. It creates whatever is due on each tick
 // rather than one per tick, so that high rates hold.
-func createOrders(ctx context.Context, p *peer.Peer, db *database, con *console, o *options, next int, st *orderStats) {
+func createOrders(ctx context.Context, p *peer.Peer, db *database, con *cli.Console, o *options, next int, st *orderStats) {
 	tick := max(time.Duration(float64(time.Second)/o.rate), 5*time.Millisecond)
 	t := time.NewTicker(tick)
 	defer t.Stop()
@@ -192,7 +193,7 @@ func createOrders(ctx context.Context, p *peer.Peer, db *database, con *console,
 					return
 				}
 				// The database is busy or gone: the same order again, later.
-				con.printf("%s: %v; trying again in a second", orderID(next), err)
+				con.Printf("%s: %v; trying again in a second", orderID(next), err)
 				select {
 				case <-ctx.Done():
 					return
@@ -201,7 +202,7 @@ func createOrders(ctx context.Context, p *peer.Peer, db *database, con *console,
 			}
 		}
 		if o.count > 0 && next > o.count {
-			con.printf("created every order up to %s; relaying until stopped (Ctrl-C)", orderID(o.count))
+			con.Printf("created every order up to %s; relaying until stopped (Ctrl-C)", orderID(o.count))
 			return
 		}
 		select {
@@ -215,7 +216,7 @@ func createOrders(ctx context.Context, p *peer.Peer, db *database, con *console,
 // createOrder is the transactional outbox: the order's row and its event go
 // into the database in one transaction, and the relay sends the event once
 // the transaction commits, never if it rolls back.
-func createOrder(ctx context.Context, p *peer.Peer, db *database, con *console, o *options, n int, st *orderStats) error {
+func createOrder(ctx context.Context, p *peer.Peer, db *database, con *cli.Console, o *options, n int, st *orderStats) error {
 	ord := orderFor(n)
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -242,7 +243,7 @@ func createOrder(ctx context.Context, p *peer.Peer, db *database, con *console, 
 		return err
 	}
 	if n == o.holdTx {
-		con.printf("holding %s inside its transaction: the order INSERTed, its event in the outbox, nothing committed; kill me now", ord.id)
+		con.Printf("holding %s inside its transaction: the order INSERTed, its event in the outbox, nothing committed; kill me now", ord.id)
 		<-ctx.Done()
 		return ctx.Err()
 	}
@@ -253,7 +254,7 @@ func createOrder(ctx context.Context, p *peer.Peer, db *database, con *console, 
 		}
 		st.rolledBack.Add(1)
 		if !o.quiet {
-			con.printf("rolled back %s: %s, %v: no order, no event", ord.id, ord.customer, err)
+			con.Printf("rolled back %s: %s, %v: no order, no event", ord.id, ord.customer, err)
 		}
 		return nil
 	}
@@ -262,12 +263,12 @@ func createOrder(ctx context.Context, p *peer.Peer, db *database, con *console, 
 	}
 	st.created.Add(1)
 	if !o.quiet {
-		con.printf("created %s: %s, %s", ord.id, ord.customer, dollars(ord.cents))
+		con.Printf("created %s: %s, %s", ord.id, ord.customer, dollars(ord.cents))
 	}
 	return nil
 }
 
-func printOrderStatus(ctx context.Context, p *peer.Peer, con *console, st *orderStats) {
+func printOrderStatus(ctx context.Context, p *peer.Peer, con *cli.Console, st *orderStats) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	start := time.Now()
@@ -279,7 +280,7 @@ func printOrderStatus(ctx context.Context, p *peer.Peer, con *console, st *order
 		}
 		s := p.Stats()
 		created := st.created.Load()
-		con.printf("status: %d created (%.1f/s), %d rolled back; events relayed %d, waiting for a subscriber %d, in flight %d, dead-lettered %d",
+		con.Printf("status: %d created (%.1f/s), %d rolled back; events relayed %d, waiting for a subscriber %d, in flight %d, dead-lettered %d",
 			created, float64(created)/time.Since(start).Seconds(), st.rolledBack.Load(), s.Relayed, s.HeldEvents, s.InFlight, s.DeadLettered)
 	}
 }
@@ -290,7 +291,7 @@ func printOrderStatus(ctx context.Context, p *peer.Peer, con *console, st *order
 // above 0, and back to 0), and a member subscribed to the topic appearing in
 // the peer's view of the cluster, or leaving it. It only looks: the relay
 // and the peer need none of it.
-func watchPeer(ctx context.Context, p *peer.Peer, con *console) {
+func watchPeer(ctx context.Context, p *peer.Peer, con *cli.Console) {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	var (
@@ -303,7 +304,7 @@ func watchPeer(ctx context.Context, p *peer.Peer, con *console) {
 		s := p.Stats()
 		if !relayed && s.Relayed > 0 {
 			relayed = true
-			con.printf("relay: the outbox relay handed over its first %s", plural(int(s.Relayed), "event"))
+			con.Printf("relay: the outbox relay handed over its first %s", plural(int(s.Relayed), "event"))
 		}
 		switch {
 		case held == 0 && s.HeldEvents > 0:
@@ -312,20 +313,20 @@ func watchPeer(ctx context.Context, p *peer.Peer, con *console) {
 			if s.HeldEvents == 1 {
 				verb = "waits"
 			}
-			con.printf("outbox: %s %s for a subscriber to %s", plural(s.HeldEvents, "event"), verb, topicCreated)
+			con.Printf("outbox: %s %s for a subscriber to %s", plural(s.HeldEvents, "event"), verb, topicCreated)
 		case held > 0 && s.HeldEvents == 0:
 			if n := s.Unheard - unheardAtFirst; n > 0 {
-				con.printf("outbox: no event waits for a subscriber now (as many as %d did); %d given up unheard", mostHeld, n)
+				con.Printf("outbox: no event waits for a subscriber now (as many as %d did); %d given up unheard", mostHeld, n)
 			} else {
-				con.printf("outbox: no event waits for a subscriber now (as many as %d did)", mostHeld)
+				con.Printf("outbox: no event waits for a subscriber now (as many as %d did)", mostHeld)
 			}
 		}
 		held, mostHeld = s.HeldEvents, max(mostHeld, s.HeldEvents)
 		switch subscriber = subscriberTo(p.Members(), topicCreated); {
 		case subscriber != "" && subscriber != was:
-			con.printf("cluster: a subscriber to %s is in the view: %s", topicCreated, subscriber)
+			con.Printf("cluster: a subscriber to %s is in the view: %s", topicCreated, subscriber)
 		case subscriber == "" && was != "":
-			con.printf("cluster: no subscriber to %s in the view any more (it was %s)", topicCreated, was)
+			con.Printf("cluster: no subscriber to %s in the view any more (it was %s)", topicCreated, was)
 		}
 		was = subscriber
 		select {

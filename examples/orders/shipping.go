@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meshmq/meshmq/channel"
+	"github.com/meshmq/meshmq/examples/internal/cli"
 	"github.com/meshmq/meshmq/peer"
 	"github.com/meshmq/meshmq/peer/outbox"
 )
@@ -27,8 +28,8 @@ const (
 
 // runShipping is -role shipping: it ships each order once, whatever is
 // delivered again, until ctx ends.
-func runShipping(ctx context.Context, o *options, con *console) error {
-	logger := newLogger(con, o.verbose)
+func runShipping(ctx context.Context, o *options, con *cli.Console) error {
+	logger := cli.Logger(con, o.verbose)
 	db, err := openDatabase(ctx, o.db, o.postgres, shipmentsDDL, logger)
 	if err != nil {
 		return err
@@ -38,7 +39,7 @@ func runShipping(ctx context.Context, o *options, con *console) error {
 	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM shipments`).Scan(&rows); err != nil {
 		return fmt.Errorf("%s: reading the shipments: %w", db.where, err)
 	}
-	con.printf("database %s (%s): %d shipments", db.where, db.kind, rows)
+	con.Printf("database %s (%s): %d shipments", db.where, db.kind, rows)
 
 	// The peer needs no store of its own: shipping sends nothing. The
 	// database is only for the shipments and the claims.
@@ -46,7 +47,7 @@ func runShipping(ctx context.Context, o *options, con *console) error {
 	if err != nil {
 		return err
 	}
-	con.printf("peer %s: data %s, gossip %s", o.name, p.Endpoint(), g.Addr())
+	con.Printf("peer %s: data %s, gossip %s", o.name, p.Endpoint(), g.Addr())
 	s := &shipper{db: db, con: con, quiet: o.quiet, holdAck: int64(o.holdAck), stop: ctx}
 	// Each customer's orders (their Key) one at a time, in order; up to four
 	// customers at once. Partitions keep each customer's order also when
@@ -58,9 +59,9 @@ func runShipping(ctx context.Context, o *options, con *console) error {
 		peer.Concurrency(4)); err != nil {
 		return closeAfter(err, p, con)
 	}
-	con.printf("subscribed to %s in group %s", shippingPattern, shippingGroup)
+	con.Printf("subscribed to %s in group %s", shippingPattern, shippingGroup)
 	if len(o.join) > 0 {
-		con.printf("joining %s", strings.Join(o.join, ", "))
+		con.Printf("joining %s", strings.Join(o.join, ", "))
 	}
 
 	var wg sync.WaitGroup
@@ -75,7 +76,7 @@ func runShipping(ctx context.Context, o *options, con *console) error {
 
 type shipper struct {
 	db      *database
-	con     *console
+	con     *cli.Console
 	quiet   bool
 	holdAck int64           // stop after this many shipments, before the last one's ack
 	stop    context.Context // the process's: ends a hold
@@ -100,7 +101,7 @@ func (s *shipper) handler() channel.Handler {
 	return func(ctx context.Context, m *channel.Message) error {
 		var res shipped
 		if err := idem(context.WithValue(ctx, shippedKey{}, &res), m); err != nil {
-			s.con.printf("order event %s, attempt %d: %v", m.ID, m.Attempt, err)
+			s.con.Printf("order event %s, attempt %d: %v", m.ID, m.Attempt, err)
 			return err // retried by its sender; a channel.Permanent error dead-letters it
 		}
 		switch {
@@ -109,18 +110,18 @@ func (s *shipper) handler() channel.Handler {
 			if !s.quiet {
 				var ev OrderCreated
 				m.Decode(&ev) // it decoded the first time
-				s.con.printf("redelivered %s (event %s, attempt %d from %s): claimed already, so acknowledged without shipping it again",
+				s.con.Printf("redelivered %s (event %s, attempt %d from %s): claimed already, so acknowledged without shipping it again",
 					ev.OrderID, m.ID, m.Attempt, m.From)
 			}
 		case res.ev.OrderID != "":
 			n := s.shipped.Add(1)
 			if !s.quiet {
-				s.con.printf("shipped %s: %s, %s (attempt %d from %s)", res.ev.OrderID, res.ev.Customer, dollars(res.ev.TotalCents), m.Attempt, m.From)
+				s.con.Printf("shipped %s: %s, %s (attempt %d from %s)", res.ev.OrderID, res.ev.Customer, dollars(res.ev.TotalCents), m.Attempt, m.From)
 			}
 			if n == s.holdAck {
 				// The crash the idempotent consumer is for: the shipment and
 				// the claim are committed, the acknowledgement is not sent.
-				s.con.printf("holding after committing the shipment of %s, before acknowledging it; kill me now", res.ev.OrderID)
+				s.con.Printf("holding after committing the shipment of %s, before acknowledging it; kill me now", res.ev.OrderID)
 				<-s.stop.Done()
 			}
 		}
@@ -171,13 +172,13 @@ func (s *shipper) watch(ctx context.Context, p *peer.Peer) {
 		}
 		st := p.Stats()
 		if st.Duplicates > dropped && !s.quiet {
-			s.con.printf("dedup window: dropped %d redelivered events (%d in all)", st.Duplicates-dropped, st.Duplicates)
+			s.con.Printf("dedup window: dropped %d redelivered events (%d in all)", st.Duplicates-dropped, st.Duplicates)
 		}
 		dropped = st.Duplicates
 		if s.quiet && time.Since(lastStatus) >= time.Second {
 			lastStatus = time.Now()
 			n := s.shipped.Load()
-			s.con.printf("status: %d shipped (%.1f/s); redeliveries: %d skipped by their claims, %d dropped by the dedup window",
+			s.con.Printf("status: %d shipped (%.1f/s); redeliveries: %d skipped by their claims, %d dropped by the dedup window",
 				n, float64(n)/time.Since(start).Seconds(), s.skipped.Load(), st.Duplicates)
 		}
 	}

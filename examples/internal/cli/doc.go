@@ -1,0 +1,7 @@
+// Package cli is the command-line plumbing the runnable examples share: a
+// console that writes whole, timestamped lines from many goroutines, the
+// logger behind their -v flag, and checks for their address flags.
+//
+// It is not part of meshmq's API: it serves examples/chat, examples/cluster
+// and examples/orders only, and changes with them.
+package cli
