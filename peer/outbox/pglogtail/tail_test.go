@@ -3,6 +3,7 @@ package pglogtail
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -308,8 +309,25 @@ func TestIdleAdvancesSlot(t *testing.T) {
 	wal := lsn(walSQL)
 	testutil.WaitFor(t, "the slot to pass a filtered transaction", func() bool { return lsn(confirmedSQL) >= wal })
 
+	// r1 commits in a transaction of its own; where its commit record is
+	// is read back from the WAL. Other databases of the server write WAL
+	// too, so the slot may rightly move past where r1 began — never past
+	// its commit.
+	d.exec("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
 	before := lsn(walSQL)
-	r := expectAfter(t, d, tail, "r1")
+	tx := d.begin()
+	d.insert(tx, "", "r1")
+	var xid string
+	if err := tx.QueryRow(ctx, "SELECT xid(pg_current_xact_id())::text").Scan(&xid); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := expect(t, tail, "r1")[0]
+	commitLSN := lsn(fmt.Sprintf(`SELECT start_lsn::text FROM pg_get_wal_records_info('%s'::pg_lsn, pg_current_wal_lsn())
+		WHERE resource_manager = 'Transaction' AND record_type = 'COMMIT' AND xid::text = '%s'`,
+		pglogrepl.LSN(before), xid))
 	d.insert(nil, "peer-1", "owned-2")
 	wal = lsn(walSQL)
 	// The server sent past the filtered transaction, and the tail replied
@@ -325,8 +343,8 @@ func TestIdleAdvancesSlot(t *testing.T) {
 		err := d.conn.QueryRow(ctx, "SELECT reply_time > $1::timestamptz + interval '100 ms' FROM pg_stat_replication WHERE application_name = 'meshmq-pglogtail'", t0).Scan(&later)
 		return err == nil && later
 	})
-	if got := lsn(confirmedSQL); got > before {
-		t.Fatalf("confirmed %d past unsettled r1 (before it: %d)", got, before)
+	if got := lsn(confirmedSQL); got > commitLSN {
+		t.Fatalf("confirmed %d past the commit of unsettled r1 at %d", got, commitLSN)
 	}
 	d.ack(tail, r)
 	testutil.WaitFor(t, "the slot to pass r1 and the filtered transaction", func() bool { return lsn(confirmedSQL) >= wal })
