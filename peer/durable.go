@@ -175,41 +175,7 @@ func (p *Peer) resumePublish(ctx context.Context, rec *outbox.Record, hdr *chann
 		p.hold(heldEvent{rec: rec, topic: hdr.Channel, since: time.Now()})
 		return nil
 	}
-	p.stats.published.Add(1)
-	var reliable []*group
-	for _, g := range gs {
-		if g.unreliable() {
-			p.sendBestEffortCopy(ctx, g, hdr.Channel, rec.Message)
-			continue
-		}
-		reliable = append(reliable, g)
-	}
-	if len(reliable) == 0 { // only best-effort groups: sent at most once
-		p.settleStored([]*outMsg{{storeSeq: rec.Seq, relayed: true}})
-		return nil
-	}
-	size := len(rec.Message) + outMsgOverhead
-	if err := p.buf.acquire(ctx, len(reliable), size*len(reliable), false, false); err != nil {
-		return err
-	}
-	var exp int64
-	if t := expiry(hdr); !t.IsZero() {
-		exp = t.UnixNano()
-	}
-	p.sharedMu.Lock()
-	// += : a relay that lost its role and took it back under a new epoch
-	// returns the record again while copies of the first take are in flight.
-	p.shared[rec.Seq] += len(reliable)
-	p.sharedMu.Unlock()
-	var dead []deadMsg
-	for _, g := range reliable {
-		m := &outMsg{storeSeq: rec.Seq, enc: rec.Message, size: int32(size), policy: g.retryPolicy(nil, &p.cfg.retry),
-			created: rec.Created.UnixNano(), expires: exp, group: g, relayed: true, shared: true}
-		dead = append(dead, p.admitCopy(m, hdr.Channel, hdr.Key)...)
-	}
-	p.stats.sent.Add(uint64(len(reliable)))
-	p.deadLetter(nil, dead)
-	return nil
+	return p.fanOut(ctx, hdr, rec.Message, gs, &sendConfig{}, rec)
 }
 
 // settleStored tells the store and the relay that ms were acknowledged: a

@@ -47,7 +47,6 @@ type Peer struct {
 	ackStore bool
 	durable  bool // the store keeps records across restarts: Close keeps, New restores
 	relay    outbox.Relay
-	ownRelay bool
 	// relayStop ends the relay loop when Close begins.
 	relayStop context.CancelFunc
 	sharedMu  sync.Mutex

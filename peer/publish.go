@@ -58,6 +58,14 @@ func (p *Peer) publishCore(ctx context.Context, msg *channel.Message, sc *sendCo
 	if err != nil {
 		return err
 	}
+	return p.fanOut(ctx, msg, enc, gs, sc, nil)
+}
+
+// fanOut sends the event msg, encoded as enc, to the groups gs: at most once
+// to the unreliable ones, through the retry buffer to the others, one copy
+// each. The copies of a relayed outbox record (rec) share it, in the store
+// already; others are appended to the store together.
+func (p *Peer) fanOut(ctx context.Context, msg *channel.Message, enc []byte, gs []*group, sc *sendConfig, rec *outbox.Record) error {
 	var reliable []*group
 	for _, g := range gs {
 		if sc.bestEffort || g.unreliable() {
@@ -68,11 +76,15 @@ func (p *Peer) publishCore(ctx context.Context, msg *channel.Message, sc *sendCo
 	}
 	p.stats.published.Add(1)
 	if len(reliable) == 0 {
+		if rec != nil { // sent at most once, as its groups asked
+			p.settleStored([]*outMsg{{storeSeq: rec.Seq, relayed: true}})
+		}
 		return nil
 	}
 	size := len(enc) + outMsgOverhead
 	// Room for every copy at once: an event reaches all its groups or none.
-	if err := p.buf.acquire(ctx, len(reliable), size*len(reliable), p.cfg.failFast, inHandler(ctx)); err != nil {
+	failFast := p.cfg.failFast && rec == nil // the relay waits for room
+	if err := p.buf.acquire(ctx, len(reliable), size*len(reliable), failFast, inHandler(ctx)); err != nil {
 		return err
 	}
 	var exp int64
@@ -84,7 +96,18 @@ func (p *Peer) publishCore(ctx context.Context, msg *channel.Message, sc *sendCo
 		copies[i] = outMsg{enc: enc, size: int32(size), policy: g.retryPolicy(sc.retry, &p.cfg.retry),
 			created: msg.Time.UnixNano(), expires: exp, group: g, fresh: sc.freshID}
 	}
-	if p.ackStore {
+	switch {
+	case rec != nil:
+		for i := range copies {
+			copies[i].storeSeq, copies[i].relayed, copies[i].shared = rec.Seq, true, true
+		}
+		p.sharedMu.Lock()
+		// += : a relay that lost its role and took it back under a new
+		// epoch returns the record again while copies of the first take
+		// are in flight.
+		p.shared[rec.Seq] += len(copies)
+		p.sharedMu.Unlock()
+	case p.ackStore:
 		// All copies in one append: stored together or not at all.
 		recs := make([]*outbox.Record, len(copies))
 		for i := range copies {
