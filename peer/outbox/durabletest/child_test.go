@@ -16,6 +16,7 @@ import (
 
 	"github.com/meshmq/meshmq/channel"
 	"github.com/meshmq/meshmq/discovery"
+	"github.com/meshmq/meshmq/internal/testutil"
 	"github.com/meshmq/meshmq/peer"
 	"github.com/meshmq/meshmq/peer/outbox"
 	"github.com/meshmq/meshmq/peer/outbox/pglogtail"
@@ -76,10 +77,10 @@ func childMain() int {
 	}
 	rx := discovery.Member{Name: "rx", Endpoint: os.Getenv(envRX), Services: []string{"work"}}
 	opts := []peer.Option{peer.WithName(os.Getenv(envRole)), peer.WithStore(st),
-		peer.WithDiscovery(discovery.NewStatic(rx))}
+		peer.WithDiscovery(discovery.NewStatic(rx)), peer.WithLogger(testutil.Logger())}
 	if os.Getenv(envRelay) == "logtail" {
 		_, dsn, _ := strings.Cut(spec, ":")
-		tail, err := pglogtail.New(ctx, dsn)
+		tail, err := pglogtail.New(ctx, dsn, pglogtail.WithLogger(testutil.Logger()))
 		if err != nil {
 			return fail(err)
 		}
