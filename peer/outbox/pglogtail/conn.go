@@ -82,6 +82,8 @@ const (
 	codeDuplicateObject = "42710" // the slot or publication was created meanwhile
 	codeUndefinedObject = "42704" // no such slot
 	codeObjectInUse     = "55006" // the slot is streamed by another connection
+	codeDuplicateTable  = "42P07" // the sweeps table was created meanwhile
+	codeUniqueViolation = "23505" // the same, caught in the catalog
 )
 
 func pgCode(err error) string {

@@ -49,11 +49,6 @@ func msgInsert(oid uint32, vals ...*string) []byte {
 	return b
 }
 
-func msgLogical(prefix string, content []byte) []byte {
-	b := cstr(be64([]byte{'M', 1}, 0), prefix)
-	return append(be32(b, uint32(len(content))), content...)
-}
-
 func ptr(s string) *string { return &s }
 
 // tableColumns is the table's columns in the store's order, claim among
@@ -136,7 +131,7 @@ func TestDecodeInsert(t *testing.T) {
 func TestParseMessageRejectsTruncated(t *testing.T) {
 	for _, m := range [][]byte{
 		msgBegin(1), msgCommit(1, 2), msgRelation(1, "meshmq_messages", tableColumns...),
-		msgInsert(1, outboxRow("1", `\x00`)...), msgLogical("p", []byte("c")),
+		msgInsert(1, outboxRow("1", `\x00`)...),
 	} {
 		if _, err := parseMessage(m); err != nil {
 			t.Fatalf("%c: %v", m[0], err)
@@ -252,8 +247,7 @@ func FuzzParseMessage(f *testing.F) {
 		msgBegin(0x16B3748), msgCommit(0x16B3748, 0x16B3778),
 		msgRelation(16385, "meshmq_messages", tableColumns...),
 		msgInsert(1, outboxRow("1", `\x00ff`)...), msgInsert(1, outboxRow("2", `\x`)[:3]...),
-		msgLogical(markerPrefix("meshmq_outbox"), []byte("abc 12")),
-		{'Y'}, {'O'}, {'U'}, {},
+		{'Y'}, {'O'}, {'U'}, {'M'}, {},
 	} {
 		f.Add(m)
 	}
@@ -262,7 +256,7 @@ func FuzzParseMessage(f *testing.F) {
 		if checkMessage(data) == nil && len(data) > 0 {
 			switch pglogrepl.MessageType(data[0]) {
 			case pglogrepl.MessageTypeRelation, pglogrepl.MessageTypeBegin, pglogrepl.MessageTypeInsert,
-				pglogrepl.MessageTypeCommit, pglogrepl.MessageTypeMessage:
+				pglogrepl.MessageTypeCommit:
 				pglogrepl.Parse(data)
 			}
 		}
@@ -276,19 +270,6 @@ func FuzzParseMessage(f *testing.F) {
 		case *pglogrepl.InsertMessage:
 			m.RelationID = 1
 			s.row(m)
-		case *pglogrepl.LogicalDecodingMessage:
-			parseMarker(m.Content)
 		}
 	})
-}
-
-func TestParseMarker(t *testing.T) {
-	if tok, n, err := parseMarker([]byte("ab12 345")); tok != "ab12" || n != 345 || err != nil {
-		t.Fatalf("got %q %d %v", tok, n, err)
-	}
-	for _, c := range []string{"", "tok", " 5", "tok x", "tok 0", "tok -3", "tok 99999999999999999999"} {
-		if _, _, err := parseMarker([]byte(c)); err == nil {
-			t.Errorf("marker %q: no error", c)
-		}
-	}
 }

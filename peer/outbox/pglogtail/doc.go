@@ -10,8 +10,9 @@
 // filter) with wal_level=logical, and the tail's user the REPLICATION
 // attribute. New creates, if missing, a publication of the outbox rows'
 // inserts (rows of <prefix>_messages whose owner is NULL: a peer's own
-// retry buffer is not streamed, nor are deletes and updates) and a
-// permanent logical replication slot.
+// retry buffer is not streamed, nor are deletes and updates), a permanent
+// logical replication slot, and a small table, <prefix>_outbox_sweeps,
+// recording the sweeps of new slots (below).
 //
 // # Guarantees
 //
@@ -31,14 +32,18 @@
 // the first one not wholly settled. Within one Tail, a reconnect does not
 // repeat rows.
 //
-// Rows committed before the slot existed are not in its stream: the tail
-// creating the slot sweeps them through the slot's snapshot, in seq order,
-// before anything streamed. It also writes a marker into the WAL; should
-// it die before the peer settles the sweep, the next tail meets the marker
-// in the stream and sweeps the outbox rows still in the table again. Only
-// a crash in the instant between creating the slot and writing the marker
-// (two round trips) leaves the earlier rows unswept; if a tail dies during
-// its very first New, drop the slot (DropSlot) before starting again.
+// Rows committed before the slot existed are not in its stream: they are
+// swept, in seq order, before anything streamed. Before creating the slot,
+// the tail records a sweep of every outbox row in the sweeps table; once
+// the slot's snapshot tells which rows came before it (seq <= the largest
+// in the snapshot), it narrows the record to those, and sweeps them
+// through the snapshot. The record stays until every row swept is
+// settled. Any tail starting a session on the slot — after a crash, a
+// takeover, a lost connection — first sweeps the rows the record names
+// that are still in the table, then streams: rows committed before the
+// slot always come before the rows committed after it, and a crash at any
+// point of this repeats rows, never loses them. The sweep does not hold
+// the confirmed position back: that waits only for streamed transactions.
 //
 // One active tail per slot: PostgreSQL streams a slot to one connection at
 // a time. Another tail on the same slot stands by, trying every second,
@@ -53,8 +58,8 @@
 // its rows can go out before its end arrives); meanwhile the tail keeps
 // sending status updates, which keep the connection alive, and TCP holds
 // the server back. Rows Next returned are remembered by seq until settled.
-// A sweep reads 500 rows at a time, holding its snapshot's transaction
-// open until it is done.
+// A sweep reads 500 rows at a time; the first, through the new slot's
+// snapshot, holds the snapshot's transaction open until it is done.
 //
 // # Errors
 //
@@ -72,8 +77,9 @@
 // Drop the slots of retired tails with DropSlot, or set the server's
 // max_slot_wal_keep_size: past it, the server invalidates the slot, and
 // the tail cannot stream it any more (it logs the server's error and
-// retries). Then drop the slot with DropSlot: the tail creates it anew and
-// sweeps the outbox rows in the table. A slot dropped under a running tail
-// is created again the same way. A crash of the server may set the slot back
+// retries). Then drop the slot with DropSlot (which also deletes its
+// sweeps record): the tail creates it anew and sweeps the outbox rows in
+// the table. A slot dropped under a running tail is created again the same
+// way. A crash of the server may set the slot back
 // to its last checkpoint: more duplicates, no losses.
 package pglogtail

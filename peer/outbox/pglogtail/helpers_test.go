@@ -85,6 +85,12 @@ type querier interface {
 // holds bytes hex and escape formats treat specially.
 func (d *db) insert(q querier, owner, id string) uint64 {
 	d.tb.Helper()
+	return d.insertKey(q, owner, id, "key-"+id)
+}
+
+// insertKey is insert with the row's key.
+func (d *db) insertKey(q querier, owner, id, key string) uint64 {
+	d.tb.Helper()
 	if q == nil {
 		q = d.conn
 	}
@@ -97,7 +103,7 @@ func (d *db) insert(q querier, owner, id string) uint64 {
 	err := q.QueryRow(context.Background(),
 		`INSERT INTO meshmq_messages (owner, id, channel, msg_key, dest_peer, dest_group, message, created, attempts)
 		 VALUES ($1, $2, 'orders', $3, 'billing-1', '*', $4, $5, $6) RETURNING seq`,
-		o, id, "key-"+id, messageOf(id), time.Now().UnixNano(), d.n%3).Scan(&seq)
+		o, id, key, messageOf(id), time.Now().UnixNano(), d.n%3).Scan(&seq)
 	if err != nil {
 		d.tb.Fatal(err)
 	}
@@ -208,4 +214,27 @@ func (t *Tail) waiting() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.ready)
+}
+
+// sweepRow reads the slot's pending sweep: its up_to, and whether there is
+// one.
+func (d *db) sweepRow(slot string) (upTo uint64, ok bool) {
+	d.tb.Helper()
+	err := d.conn.QueryRow(context.Background(), "SELECT up_to FROM meshmq_outbox_sweeps WHERE slot = $1", slot).Scan(&upTo)
+	if err == pgx.ErrNoRows {
+		return 0, false
+	}
+	if err != nil {
+		d.tb.Fatal(err)
+	}
+	return upTo, true
+}
+
+// waitSwept waits until the slot's sweep is settled and its row deleted.
+func (d *db) waitSwept(slot string) {
+	d.tb.Helper()
+	testutil.WaitFor(d.tb, "the sweeps row to go", func() bool {
+		_, ok := d.sweepRow(slot)
+		return !ok
+	})
 }

@@ -2,18 +2,20 @@ package pglogtail
 
 import "github.com/jackc/pglogrepl"
 
-// A txn is a transaction the tail received, or a sweep standing for one,
-// kept until its rows are all settled and the confirmed position passes it.
+// A txn is a transaction the tail received, kept until its rows are all
+// settled and the confirmed position passes it; or a sweep standing for
+// one, whose rows the ledger counts but which does not hold the confirmed
+// position (the slot's sweeps row keeps the sweep, see session.sweepFirst).
 type txn struct {
-	commit pglogrepl.LSN // its commit LSN; for an initial sweep, the slot's consistent point
+	commit pglogrepl.LSN // its commit LSN; 0 for a sweep
 	end    pglogrepl.LSN // where a restart resumes once it is settled; 0 until fully received
 	open   int           // rows handed on and not yet settled
 
 	// Progress through the transaction, so that a reconnect, which replays
 	// it from the start, skips what was taken already.
 	inserts int    // Insert messages taken
-	sweptTo uint64 // a marker's sweep: the last seq taken
-	swept   bool   // a marker's sweep finished
+	sweptTo uint64 // a sweep: the last seq taken
+	swept   bool   // a sweep: every row taken
 }
 
 // ledger tracks, in commit order, the transactions whose rows are not all
@@ -54,12 +56,19 @@ func (l *ledger) begin(commit pglogrepl.LSN) *txn {
 	return tx
 }
 
-// sweep adds a transaction for the rows an initial sweep finds, which
-// precede everything the slot streams.
-func (l *ledger) sweep(at pglogrepl.LSN) *txn {
-	tx := &txn{commit: at}
-	l.txns = append(l.txns, tx)
-	return tx
+// sweep returns a stand-in transaction for the rows a sweep finds, which
+// come before everything the session streams. It is not among the
+// transactions the confirmed position waits for: what the sweep hands on
+// was committed before the slot, which never streams it, so the position
+// has nothing to keep for it. The sweeps row keeps the sweep until
+// settled(tx).
+func (l *ledger) sweep() *txn {
+	return &txn{}
+}
+
+// settled reports whether the sweep tx took every row and each is settled.
+func (l *ledger) settled(tx *txn) bool {
+	return tx.swept && tx.open == 0
 }
 
 // add records a row of tx handed on.

@@ -116,12 +116,39 @@ func TestLedgerPartialPassedByAnotherTail(t *testing.T) {
 
 func TestLedgerDuplicateSeq(t *testing.T) {
 	var l ledger
-	sw := l.sweep(5) // a marker's sweep and the stream may both bring seq 1
+	sw := l.sweep() // a sweep and the stream may both bring seq 1
 	l.add(sw, 1)
-	l.finish(sw, 5)
+	sw.swept = true
 	receive(t, &l, 10, 11, 1)
 	l.settle(1) // the sweep's copy, the first handed on
-	wantConfirmed(t, &l, 5)
+	if !l.settled(sw) {
+		t.Fatal("the sweep is not settled")
+	}
+	wantConfirmed(t, &l, 0)
 	l.settle(1)
 	wantConfirmed(t, &l, 11)
+}
+
+// A sweep does not hold the confirmed position: only the streamed
+// transactions do, each until settled.
+func TestLedgerSweepDoesNotHold(t *testing.T) {
+	var l ledger
+	sw := l.sweep()
+	l.add(sw, 1)
+	l.add(sw, 2)
+	receive(t, &l, 10, 11, 3)
+	wantConfirmed(t, &l, 0) // 3 is not settled
+	l.settle(3)
+	wantConfirmed(t, &l, 11)
+	l.idle(20)
+	wantConfirmed(t, &l, 20)
+	l.settle(1)
+	l.settle(2)
+	if l.settled(sw) {
+		t.Fatal("a sweep still taking rows is settled")
+	}
+	sw.swept = true
+	if !l.settled(sw) {
+		t.Fatal("the sweep is not settled")
+	}
 }

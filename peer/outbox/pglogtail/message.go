@@ -10,8 +10,9 @@ import (
 )
 
 // parseMessage decodes the pgoutput messages the tail acts on — Relation,
-// Begin, Insert, Commit and logical decoding messages — and returns nil for
-// the others (Type, Origin; Update, Delete and Truncate are not published).
+// Begin, Insert and Commit — and returns nil for the others (Type, Origin;
+// Update, Delete and Truncate are not published, and logical decoding
+// messages not asked for).
 //
 // pglogrepl's decoders index their input without bounds checks, so a
 // truncated or inconsistent message would panic inside them. checkMessage
@@ -24,7 +25,7 @@ func parseMessage(data []byte) (msg pglogrepl.Message, err error) {
 	}
 	switch pglogrepl.MessageType(data[0]) {
 	case pglogrepl.MessageTypeRelation, pglogrepl.MessageTypeBegin, pglogrepl.MessageTypeInsert,
-		pglogrepl.MessageTypeCommit, pglogrepl.MessageTypeMessage:
+		pglogrepl.MessageTypeCommit:
 	default:
 		return nil, nil
 	}
@@ -65,10 +66,6 @@ func checkMessage(data []byte) error {
 			return fmt.Errorf("pgoutput insert: tuple kind %q, want 'N'", k[0])
 		}
 		r.tuple()
-	case pglogrepl.MessageTypeMessage:
-		r.take(1 + 8) // flags, LSN
-		r.str()       // prefix
-		r.take(int(r.uint32()))
 	default:
 		return nil
 	}

@@ -26,6 +26,7 @@ type config struct {
 	standbyRetry time.Duration // how often a standby tail tries the active slot
 	minBackoff   time.Duration
 	maxBackoff   time.Duration
+	afterSlot    func() // called once a slot is created, before its snapshot is read
 }
 
 const (
@@ -80,13 +81,19 @@ func newConfig(opts []Option) (config, error) {
 // table is the messages table the stores create.
 func (c *config) table() string { return c.prefix + "_messages" }
 
-// TablePrefix names the store's tables: the tail reads <prefix>_messages.
-// The default is "meshmq"; the publication name defaults to
+// sweepsTable records the slots' pending sweeps (setup.go).
+func (c *config) sweepsTable() string { return c.prefix + "_outbox_sweeps" }
+
+// TablePrefix names the store's tables: the tail reads <prefix>_messages,
+// and records the sweeps of new slots in <prefix>_outbox_sweeps, which it
+// creates. The default is "meshmq"; the publication name defaults to
 // "<prefix>_outbox" and the slot name to "<prefix>_outbox_<database>".
 func TablePrefix(prefix string) Option {
 	return func(c *config) error {
-		if err := checkIdent("table prefix", prefix+"_messages"); err != nil {
-			return err
+		for _, table := range []string{prefix + "_messages", prefix + "_outbox_sweeps"} {
+			if err := checkIdent("table prefix", table); err != nil {
+				return err
+			}
 		}
 		c.prefix = prefix
 		return nil

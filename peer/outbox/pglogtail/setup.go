@@ -1,21 +1,19 @@
 package pglogtail
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"strconv"
+	"math"
+	"strings"
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// setup makes sure the publication and the slot exist, on the replication
-// connection repl. If it creates the slot, it returns the sweep of the
-// rows committed before it, for the first session to run.
-func (t *Tail) setup(ctx context.Context, repl *pgconn.PgConn) (*initialSweep, error) {
+// setup makes sure the publication, the sweeps table and the slot exist,
+// on the replication connection repl. If it creates the slot, it returns
+// the sweep of the rows committed before it, for the first session to run.
+func (t *Tail) setup(ctx context.Context, repl *pgconn.PgConn) (*snapshotSweep, error) {
 	rows, err := query(ctx, repl, "SHOW wal_level")
 	if err != nil {
 		return nil, fmt.Errorf("pglogtail: reading wal_level: %w", err)
@@ -30,7 +28,7 @@ func (t *Tail) setup(ctx context.Context, repl *pgconn.PgConn) (*initialSweep, e
 		}
 		t.cfg.slot = defaultSlot(t.cfg.prefix, string(rows[0][0]))
 	}
-	if err := t.ensurePublication(ctx, repl); err != nil {
+	if err := t.ensureSchema(ctx, repl); err != nil {
 		return nil, err
 	}
 	st, err := t.lookupSlot(ctx, repl)
@@ -38,6 +36,36 @@ func (t *Tail) setup(ctx context.Context, repl *pgconn.PgConn) (*initialSweep, e
 		return nil, err
 	}
 	return t.createSlot(ctx, repl)
+}
+
+// ensureSchema creates the publication and the sweeps table if missing.
+func (t *Tail) ensureSchema(ctx context.Context, conn *pgconn.PgConn) error {
+	if err := t.ensurePublication(ctx, conn); err != nil {
+		return err
+	}
+	return t.ensureSweeps(ctx, conn)
+}
+
+// ensureSweeps creates the sweeps table if missing: a row per slot whose
+// sweep of the rows committed before it is not settled yet, naming the
+// largest seq to sweep. Looking first spares a user who cannot create
+// tables once the table exists.
+func (t *Tail) ensureSweeps(ctx context.Context, conn *pgconn.PgConn) error {
+	table := t.cfg.sweepsTable()
+	rows, err := query(ctx, conn, "SELECT to_regclass("+quoteLiteral(quoteIdent(table))+") IS NOT NULL")
+	if err != nil {
+		return fmt.Errorf("pglogtail: looking up table %s: %w", table, err)
+	}
+	if len(rows) == 1 && len(rows[0]) == 1 && string(rows[0][0]) == "t" {
+		return nil
+	}
+	_, err = query(ctx, conn, "CREATE TABLE IF NOT EXISTS "+quoteIdent(table)+
+		" (slot TEXT PRIMARY KEY, up_to BIGINT NOT NULL)")
+	switch pgCode(err) {
+	case "", codeDuplicateTable, codeUniqueViolation: // another tail created it meanwhile
+		return nil
+	}
+	return fmt.Errorf("pglogtail: creating table %s: %w", table, err)
 }
 
 // ensurePublication creates the publication if missing. It publishes the
@@ -73,6 +101,7 @@ func (t *Tail) ensurePublication(ctx context.Context, conn *pgconn.PgConn) error
 
 type slotState struct {
 	exists    bool
+	active    bool // a connection streams it
 	confirmed pglogrepl.LSN
 }
 
@@ -80,7 +109,7 @@ type slotState struct {
 // database.
 func (t *Tail) lookupSlot(ctx context.Context, conn *pgconn.PgConn) (slotState, error) {
 	slot := t.cfg.slot
-	rows, err := query(ctx, conn, "SELECT slot_type, plugin, database = current_database(), confirmed_flush_lsn "+
+	rows, err := query(ctx, conn, "SELECT slot_type, plugin, database = current_database(), confirmed_flush_lsn, active "+
 		"FROM pg_replication_slots WHERE slot_name = "+quoteLiteral(slot))
 	if err != nil {
 		return slotState{}, fmt.Errorf("pglogtail: looking up slot %s: %w", slot, err)
@@ -88,7 +117,7 @@ func (t *Tail) lookupSlot(ctx context.Context, conn *pgconn.PgConn) (slotState, 
 	if len(rows) == 0 {
 		return slotState{}, nil
 	}
-	if len(rows) != 1 || len(rows[0]) != 4 {
+	if len(rows) != 1 || len(rows[0]) != 5 {
 		return slotState{}, fmt.Errorf("pglogtail: looking up slot %s: unexpected result", slot)
 	}
 	r := rows[0]
@@ -98,7 +127,7 @@ func (t *Tail) lookupSlot(ctx context.Context, conn *pgconn.PgConn) (slotState, 
 	if string(r[2]) != "t" {
 		return slotState{}, fmt.Errorf("pglogtail: slot %s belongs to another database", slot)
 	}
-	st := slotState{exists: true}
+	st := slotState{exists: true, active: string(r[4]) == "t"}
 	if r[3] != nil {
 		if st.confirmed, err = pglogrepl.ParseLSN(string(r[3])); err != nil {
 			return slotState{}, fmt.Errorf("pglogtail: slot %s: confirmed position: %w", slot, err)
@@ -107,57 +136,61 @@ func (t *Tail) lookupSlot(ctx context.Context, conn *pgconn.PgConn) (slotState, 
 	return st, nil
 }
 
+// maxSeq bounds the sweep of a slot whose rows before it are not known
+// yet: every outbox row in the table.
+const maxSeq = math.MaxInt64
+
 // createSlot creates the slot. The rows committed before it are not in
-// its stream: they are read through the snapshot the slot is created
-// with, which holds exactly those, so none is missed or read twice.
+// its stream: its sweeps row records that they are to be swept, and which
+// (seq <= up_to), until the sweep is settled; any tail starting a session
+// on the slot sweeps them first (session.sweepFirst).
 //
-// Reading them takes a while, and the tail may die before the peer
-// settles them. So that they are not lost then, createSlot writes a marker
-// into the WAL (a logical decoding message naming the largest seq swept):
-// the slot streams it, and a tail that did not make the sweep itself —
-// the next one after a crash — sweeps again when it meets the marker, and
-// the confirmed position cannot pass the marker until that sweep's rows
-// are settled. The one window left is a crash between creating the slot
-// and writing the marker, two round trips; see the package documentation.
-func (t *Tail) createSlot(ctx context.Context, repl *pgconn.PgConn) (*initialSweep, error) {
+// The row is written before the slot, saying "every row": a crash before
+// the rows before the slot are known sweeps too many, never too few. Then
+// the snapshot the slot is created with, which holds exactly the rows
+// committed before it, gives the largest seq, and the sweep to run first
+// reads that snapshot, so that rows committed after the slot are not
+// swept too. It returns nil if there is nothing to sweep, or the snapshot
+// could not be read: the session then sweeps what the row says.
+func (t *Tail) createSlot(ctx context.Context, repl *pgconn.PgConn) (*snapshotSweep, error) {
 	slot := t.cfg.slot
+	if _, err := query(ctx, repl, fmt.Sprintf(
+		"INSERT INTO %s (slot, up_to) VALUES (%s, %d) ON CONFLICT (slot) DO UPDATE SET up_to = excluded.up_to",
+		quoteIdent(t.cfg.sweepsTable()), quoteLiteral(slot), int64(maxSeq))); err != nil {
+		return nil, fmt.Errorf("pglogtail: recording the sweep of slot %s: %w", slot, err)
+	}
 	res, err := pglogrepl.CreateReplicationSlot(ctx, repl, slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
 		Mode:           pglogrepl.LogicalReplication,
 		SnapshotAction: "EXPORT_SNAPSHOT",
 	})
 	if pgCode(err) == codeDuplicateObject {
-		return nil, nil // another tail created it, and sweeps
+		// Another tail created it, and recorded its sweep; this one's
+		// row, if it outlived the other's, only sweeps more.
+		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pglogtail: creating slot %s: %w", slot, err)
 	}
+	t.cfg.log.Info("pglogtail: created slot", "slot", slot, "at", res.ConsistentPoint)
+	if t.cfg.afterSlot != nil {
+		t.cfg.afterSlot()
+	}
 	sw, err := t.openSweep(ctx, repl, res)
 	if err != nil {
-		// Without its sweep the slot would miss the rows before it.
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
-		defer cancel()
-		if derr := DropSlot(dctx, t.dsn, slot); derr != nil {
-			t.cfg.log.Error("pglogtail: dropping the slot after a failed sweep: drop it by hand", "slot", slot, "error", derr)
-		}
-		return nil, err
+		t.cfg.log.Warn("pglogtail: reading the rows before the new slot: sweeping every outbox row instead", "slot", slot, "error", err)
+		return nil, nil
 	}
-	t.cfg.log.Info("pglogtail: created slot", "slot", slot, "at", res.ConsistentPoint)
 	return sw, nil
 }
 
-// initialSweep reads the outbox rows committed before a new slot.
-type initialSweep struct {
+// snapshotSweep reads the outbox rows committed before a new slot,
+// through the snapshot the slot was created with.
+type snapshotSweep struct {
 	conn *pgconn.PgConn // in a transaction on the slot's snapshot
 	upTo uint64         // the largest outbox seq in the snapshot
-	tx   *txn           // the ledger's stand-in transaction
-	at   pglogrepl.LSN  // the slot's consistent point
 }
 
-func (t *Tail) openSweep(ctx context.Context, repl *pgconn.PgConn, slot pglogrepl.CreateReplicationSlotResult) (_ *initialSweep, err error) {
-	at, err := pglogrepl.ParseLSN(slot.ConsistentPoint)
-	if err != nil {
-		return nil, fmt.Errorf("pglogtail: slot %s: consistent point: %w", t.cfg.slot, err)
-	}
+func (t *Tail) openSweep(ctx context.Context, repl *pgconn.PgConn, slot pglogrepl.CreateReplicationSlotResult) (_ *snapshotSweep, err error) {
 	conn, err := connect(ctx, t.dsn, false)
 	if err != nil {
 		return nil, err
@@ -185,54 +218,61 @@ func (t *Tail) openSweep(ctx context.Context, repl *pgconn.PgConn, slot pglogrep
 	if err != nil {
 		return nil, fmt.Errorf("pglogtail: sweeping: %w", err)
 	}
+	sweeps, lit := quoteIdent(t.cfg.sweepsTable()), quoteLiteral(t.cfg.slot)
 	if upTo <= 0 {
-		closeConn(conn) // nothing before the slot
+		// Nothing before the slot.
+		if _, err := query(ctx, repl, fmt.Sprintf("DELETE FROM %s WHERE slot = %s", sweeps, lit)); err != nil {
+			return nil, fmt.Errorf("pglogtail: recording the sweep: %w", err)
+		}
+		closeConn(conn)
 		return nil, nil
 	}
-	token, err := newToken()
+	if _, err := query(ctx, repl, fmt.Sprintf("UPDATE %s SET up_to = %d WHERE slot = %s", sweeps, upTo, lit)); err != nil {
+		return nil, fmt.Errorf("pglogtail: recording the sweep: %w", err)
+	}
+	return &snapshotSweep{conn: conn, upTo: uint64(upTo)}, nil
+}
+
+// pendingSweep reads the slot's sweeps row: the largest seq to sweep, and
+// whether a sweep is pending at all.
+func (t *Tail) pendingSweep(ctx context.Context, conn *pgconn.PgConn) (upTo uint64, ok bool, err error) {
+	rows, err := query(ctx, conn, fmt.Sprintf("SELECT up_to FROM %s WHERE slot = %s",
+		quoteIdent(t.cfg.sweepsTable()), quoteLiteral(t.cfg.slot)))
 	if err != nil {
-		return nil, err
+		return 0, false, fmt.Errorf("pglogtail: reading the pending sweep: %w", err)
 	}
-	if _, err := query(ctx, repl, fmt.Sprintf("SELECT pg_logical_emit_message(true, %s, %s)",
-		quoteLiteral(markerPrefix(t.cfg.slot)), quoteLiteral(token+" "+strconv.FormatInt(upTo, 10)))); err != nil {
-		return nil, fmt.Errorf("pglogtail: writing the sweep marker: %w", err)
+	if len(rows) == 0 {
+		return 0, false, nil
 	}
-	t.ownToken = token
-	t.mu.Lock()
-	tx := t.led.sweep(at)
-	t.mu.Unlock()
-	return &initialSweep{conn: conn, upTo: uint64(upTo), tx: tx, at: at}, nil
+	if len(rows) != 1 || len(rows[0]) != 1 {
+		return 0, false, fmt.Errorf("pglogtail: reading the pending sweep: unexpected result")
+	}
+	n, err := decodeInt(rows[0][0], 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("pglogtail: reading the pending sweep: %w", err)
+	}
+	if n <= 0 {
+		return 0, true, nil // sweeps nothing; the row goes once settled
+	}
+	return uint64(n), true, nil
 }
 
-// markerPrefix is the prefix of the slot's sweep markers: several slots
-// may tail one database, and each sweeps for its own.
-func markerPrefix(slot string) string { return "meshmq.pglogtail.sweep:" + slot }
-
-func newToken() (string, error) {
-	var b [12]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("pglogtail: %w", err)
+// sweepDone deletes the slot's sweeps row for the sweep up to upTo, all
+// of whose rows are settled. A row saying otherwise is another sweep's.
+func (t *Tail) sweepDone(ctx context.Context, conn *pgconn.PgConn, upTo uint64) error {
+	if _, err := query(ctx, conn, fmt.Sprintf("DELETE FROM %s WHERE slot = %s AND up_to = %d",
+		quoteIdent(t.cfg.sweepsTable()), quoteLiteral(t.cfg.slot), upTo)); err != nil {
+		return fmt.Errorf("pglogtail: deleting the settled sweep: %w", err)
 	}
-	return hex.EncodeToString(b[:]), nil
-}
-
-// parseMarker reads a marker's content: "<token> <largest seq>".
-func parseMarker(content []byte) (token string, upTo uint64, err error) {
-	tok, num, ok := bytes.Cut(content, []byte{' '})
-	if !ok || len(tok) == 0 {
-		return "", 0, fmt.Errorf("sweep marker %q: no token", truncate(content))
-	}
-	n, err := decodeInt(num, 64)
-	if err != nil || n <= 0 {
-		return "", 0, fmt.Errorf("sweep marker %q: bad seq", truncate(content))
-	}
-	return string(tok), uint64(n), nil
+	return nil
 }
 
 // DropSlot drops the replication slot named slot, if it exists, for an
 // operator or a test retiring a tail: a slot nobody streams keeps all WAL
 // written since its confirmed position. It fails while a tail streams the
-// slot. The publication is left alone; it costs nothing.
+// slot. It deletes the slot's pending sweep, if any, with the slot (in the
+// sweeps tables of dsn's database, whatever their prefix). The publication
+// is left alone; it costs nothing.
 func DropSlot(ctx context.Context, dsn, slot string) error {
 	if err := checkSlotName(slot); err != nil {
 		return err
@@ -242,7 +282,24 @@ func DropSlot(ctx context.Context, dsn, slot string) error {
 		return err
 	}
 	defer closeConn(conn)
-	if _, err := query(ctx, conn, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = "+quoteLiteral(slot)); err != nil {
+	tables, err := query(ctx, conn, `SELECT format('%I.%I', n.nspname, c.relname)
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('r', 'p') AND c.relname LIKE '%\_outbox\_sweeps' AND pg_table_is_visible(c.oid)
+		AND (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname IN ('slot', 'up_to') AND NOT a.attisdropped) = 2`)
+	if err != nil {
+		return fmt.Errorf("pglogtail: dropping slot %s: finding the sweeps tables: %w", slot, err)
+	}
+	// One implicit transaction, the rows first: they go only with the
+	// slot, and a tail creating the slot again, once it is gone, records
+	// its own sweep after them (the rows' locks hold it until the commit).
+	var sql strings.Builder
+	for _, r := range tables {
+		if len(r) == 1 && r[0] != nil {
+			fmt.Fprintf(&sql, "DELETE FROM %s WHERE slot = %s; ", r[0], quoteLiteral(slot))
+		}
+	}
+	sql.WriteString("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = " + quoteLiteral(slot))
+	if _, err := query(ctx, conn, sql.String()); err != nil {
 		return fmt.Errorf("pglogtail: dropping slot %s: %w", slot, err)
 	}
 	return nil

@@ -31,7 +31,7 @@ func (t *Tail) run(ctx context.Context) {
 	backoff := t.cfg.minBackoff
 	for {
 		began := time.Now()
-		s := &session{t: t, log: log, rel: make(map[uint32]*relation), marker: markerPrefix(t.cfg.slot)}
+		s := &session{t: t, log: log, rel: make(map[uint32]*relation)}
 		err := s.run(ctx)
 		s.close()
 		if ctx.Err() != nil {
@@ -67,12 +67,11 @@ func (t *Tail) run(ctx context.Context) {
 
 // A session is one replication connection's life.
 type session struct {
-	t      *Tail
-	log    *slog.Logger
-	marker string // the slot's sweep marker prefix
+	t   *Tail
+	log *slog.Logger
 
 	repl       *pgconn.PgConn
-	sql        *pgconn.PgConn // for a marker's sweep, opened when needed
+	sql        *pgconn.PgConn // for sweeping and deleting the sweeps row, opened when needed
 	streaming  bool
 	nextStatus time.Time
 
@@ -94,22 +93,22 @@ type relation struct {
 
 func (s *session) run(ctx context.Context) error {
 	t := s.t
-	var sw *initialSweep
+	var snap *snapshotSweep
+	defer func() {
+		if snap != nil {
+			closeConn(snap.conn)
+		}
+	}()
 	if f := t.first; f != nil {
 		t.first = nil
-		s.repl, sw = f.repl, f.sweep
+		s.repl, snap = f.repl, f.sweep
 	} else {
 		repl, err := connect(ctx, t.dsn, true)
 		if err != nil {
 			return err
 		}
 		s.repl = repl
-		if err := t.ensurePublication(ctx, repl); err != nil {
-			return err
-		}
-	}
-	if sw != nil {
-		if err := s.initialSweep(ctx, sw); err != nil {
+		if err := t.ensureSchema(ctx, repl); err != nil {
 			return err
 		}
 	}
@@ -122,18 +121,23 @@ func (s *session) run(ctx context.Context) error {
 		// outbox rows in the table, so that none committed meanwhile is
 		// missed.
 		s.log.Warn("pglogtail: the slot is gone; creating it again")
-		sw, err := t.createSlot(ctx, s.repl)
-		if err != nil {
-			return err
+		if snap != nil {
+			closeConn(snap.conn) // a snapshot of the slot dropped
 		}
-		if sw != nil {
-			if err := s.initialSweep(ctx, sw); err != nil {
-				return err
-			}
+		if snap, err = t.createSlot(ctx, s.repl); err != nil {
+			return err
 		}
 		if st, err = t.lookupSlot(ctx, s.repl); err != nil {
 			return err
 		}
+	}
+	if st.active {
+		return errSlotActive // a standby does not sweep: the active tail does
+	}
+	err = s.sweepFirst(ctx, snap)
+	snap = nil // closed
+	if err != nil {
+		return err
 	}
 	t.mu.Lock()
 	t.led.slotAt(st.confirmed)
@@ -144,7 +148,6 @@ func (s *session) run(ctx context.Context) error {
 		PluginArgs: []string{
 			"proto_version '1'",
 			"publication_names " + quoteLiteral(t.cfg.publication),
-			"messages 'true'", // the sweep markers
 		},
 	})
 	if pgCode(err) == codeObjectInUse {
@@ -158,20 +161,113 @@ func (s *session) run(ctx context.Context) error {
 	return s.stream(ctx)
 }
 
-// initialSweep runs the sweep of a slot just created. If it fails, the
-// slot's snapshot is gone with its connection; the tail then forgets its
-// marker, and sweeps again when the stream brings it.
-func (s *session) initialSweep(ctx context.Context, sw *initialSweep) error {
+// A tailSweep is the sweep of the slot's sweeps row this tail runs.
+type tailSweep struct {
+	upTo uint64 // the row's up_to
+	tx   *txn   // the ledger's stand-in
+}
+
+// sweepFirst hands on, before anything the session streams, the rows the
+// slot's sweeps row says are to be swept: the outbox rows committed before
+// the slot, those still in the table, in seq order. So every tail starting
+// on the slot sweeps them first until the tail that swept them saw all
+// settled and deleted the row: after a crash, they are swept again, and
+// come before the rows committed after the slot, which the stream brings.
+//
+// snap is the sweep of a slot this tail just created, through its
+// snapshot, which it closes. Otherwise the row is read, and the rows
+// swept in the table. Within one tail, a sweep is not repeated: a session
+// after a lost connection takes up where the last one stopped, and runs
+// none if the last one took every row.
+func (s *session) sweepFirst(ctx context.Context, snap *snapshotSweep) error {
 	t := s.t
-	err := s.sweep(ctx, sw.conn, sw.tx, sw.upTo)
-	closeConn(sw.conn)
-	t.mu.Lock()
-	t.led.finish(sw.tx, sw.at)
-	t.mu.Unlock()
-	if err != nil {
-		t.ownToken = ""
+	var conn *pgconn.PgConn
+	if snap != nil {
+		t.sweep = &tailSweep{upTo: snap.upTo, tx: t.led.sweep()} // replaces any other: the slot is new
+		conn = snap.conn
+		defer closeConn(snap.conn)
+	} else {
+		upTo, ok, err := t.pendingSweep(ctx, s.repl)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			// None, or another tail finished this one's: the rows this
+			// one handed on settle as they come.
+			t.sweep = nil
+			return nil
+		}
+		if t.sweep == nil || t.sweep.upTo != upTo {
+			t.sweep = &tailSweep{upTo: upTo, tx: t.led.sweep()}
+		}
+		if !t.sweep.tx.swept {
+			if conn, err = s.sqlConn(ctx); err != nil {
+				return err
+			}
+		}
 	}
-	return err
+	sw := t.sweep
+	if !sw.tx.swept {
+		s.log.Info("pglogtail: sweeping the outbox rows from before the slot", "upTo", sw.upTo, "from", sw.tx.sweptTo)
+		if err := s.sweep(ctx, conn, sw.tx, sw.upTo); err != nil {
+			return err
+		}
+		sw.tx.swept = true
+	}
+	return s.finishSweep(ctx, s.repl)
+}
+
+// finishSweep deletes the sweeps row, on conn, once the tail's sweep is
+// settled.
+func (s *session) finishSweep(ctx context.Context, conn *pgconn.PgConn) error {
+	t := s.t
+	sw := t.sweep
+	if sw == nil {
+		return nil
+	}
+	t.mu.Lock()
+	done := t.led.settled(sw.tx)
+	t.mu.Unlock()
+	if !done {
+		return nil
+	}
+	if err := t.sweepDone(ctx, conn, sw.upTo); err != nil {
+		return err
+	}
+	t.sweep = nil
+	s.log.Info("pglogtail: the sweep of the rows from before the slot is settled", "upTo", sw.upTo)
+	return nil
+}
+
+// sqlConn returns the session's connection for plain SQL, opening it.
+func (s *session) sqlConn(ctx context.Context) (*pgconn.PgConn, error) {
+	if s.sql == nil || s.sql.IsClosed() {
+		closeConn(s.sql)
+		s.sql = nil
+		conn, err := connect(ctx, s.t.dsn, false)
+		if err != nil {
+			return nil, err
+		}
+		s.sql = conn
+	}
+	return s.sql, nil
+}
+
+// finishSweepStreaming is finishSweep while the replication connection
+// streams, on the plain one: a failure is retried the next time.
+func (s *session) finishSweepStreaming(ctx context.Context) {
+	if s.t.sweep == nil {
+		return
+	}
+	conn, err := s.sqlConn(ctx)
+	if err == nil {
+		err = s.finishSweep(ctx, conn)
+	}
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("pglogtail: deleting the settled sweep; retrying", "error", err)
+		closeConn(s.sql)
+		s.sql = nil
+	}
 }
 
 // stream receives the slot's stream, reporting the confirmed position
@@ -187,6 +283,7 @@ func (s *session) stream(ctx context.Context) error {
 			if err := s.sendStatus(); err != nil {
 				return err
 			}
+			s.finishSweepStreaming(ctx)
 		}
 		msg, err := s.receiveUntil(ctx, s.nextStatus)
 		if err != nil {
@@ -238,7 +335,7 @@ func (s *session) receive(ctx context.Context, msg pgproto3.BackendMessage) erro
 			if err != nil {
 				return fmt.Errorf("pglogtail: %w: %w", errMalformed, err)
 			}
-			return s.xlog(ctx, x)
+			return s.xlog(x)
 		}
 		return nil
 	case *pgproto3.ErrorResponse:
@@ -250,7 +347,7 @@ func (s *session) receive(ctx context.Context, msg pgproto3.BackendMessage) erro
 }
 
 // xlog acts on one pgoutput message.
-func (s *session) xlog(ctx context.Context, x pglogrepl.XLogData) error {
+func (s *session) xlog(x pglogrepl.XLogData) error {
 	t := s.t
 	msg, err := parseMessage(x.WALData)
 	if err != nil {
@@ -284,10 +381,6 @@ func (s *session) xlog(ctx context.Context, x pglogrepl.XLogData) error {
 		s.tx.inserts++
 		if rec != nil {
 			t.hand(s.tx, rec)
-		}
-	case *pglogrepl.LogicalDecodingMessage:
-		if m.Prefix == s.marker && m.Transactional && s.tx != nil && !s.tx.swept {
-			return s.markerSweep(ctx, m.Content)
 		}
 	case *pglogrepl.CommitMessage:
 		if !s.inTx {
@@ -347,33 +440,6 @@ func (s *session) row(m *pglogrepl.InsertMessage) (*outbox.Record, error) {
 		}
 	}
 	return rel.layout.record(vals)
-}
-
-// markerSweep sweeps for a marker another tail wrote when it created the
-// slot (its sweep may not have been settled), as rows of the marker's
-// transaction.
-func (s *session) markerSweep(ctx context.Context, content []byte) error {
-	t := s.t
-	token, upTo, err := parseMarker(content)
-	switch {
-	case err != nil:
-		s.log.Warn("pglogtail: unreadable sweep marker: sweeping every outbox row", "error", err)
-		upTo = noLimit
-	case token == t.ownToken:
-		s.tx.swept = true // this tail swept already
-		return nil
-	}
-	if s.sql == nil {
-		if s.sql, err = connect(ctx, t.dsn, false); err != nil {
-			return err
-		}
-	}
-	s.log.Info("pglogtail: sweeping the outbox rows from before the slot again", "upTo", upTo)
-	if err := s.sweep(ctx, s.sql, s.tx, upTo); err != nil {
-		return err
-	}
-	s.tx.swept = true
-	return nil
 }
 
 // waitRoom waits while Next is behind by bufferLimit records, still

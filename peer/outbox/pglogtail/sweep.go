@@ -3,7 +3,6 @@ package pglogtail
 import (
 	"context"
 	"fmt"
-	"math"
 	"strconv"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -13,9 +12,6 @@ import (
 // sweepPage is how many rows a sweep reads at a time: it hands them on as
 // Next makes room, like the stream.
 const sweepPage = 500
-
-// noLimit is the bound of a sweep for a marker it cannot read.
-const noLimit = math.MaxInt64
 
 // sweep hands on, as rows of tx, the outbox rows in the table with
 // tx.sweptTo < seq <= upTo, in seq order (commit order is not known for

@@ -25,8 +25,8 @@ type Tail struct {
 	done  chan struct{} // closed by Close
 
 	// Owned by the run goroutine, and by New before it starts.
-	first    *initial // New's connection, for the first session
-	ownToken string   // the marker of the sweep this tail made
+	first *initial   // New's connection, for the first session
+	sweep *tailSweep // the sweep of the rows before the slot, until settled
 
 	cancel    context.CancelFunc
 	stopped   chan struct{}
@@ -40,7 +40,7 @@ var _ outbox.Relay = (*Tail)(nil)
 // initial is what New leaves for the first session.
 type initial struct {
 	repl  *pgconn.PgConn
-	sweep *initialSweep // nil unless New created the slot
+	sweep *snapshotSweep // nil unless New created the slot
 }
 
 // maxBatch bounds the records one Next returns.
@@ -48,11 +48,12 @@ const maxBatch = 1000
 
 // New starts tailing the outbox table of the database at dsn, whose user
 // needs the REPLICATION attribute. The table must exist (the store creates
-// it). New creates the publication and the slot if missing, and returns
-// once they exist; creating the slot, it starts the sweep of the rows
-// committed before it, which Next returns first. Then a goroutine streams
-// the slot until Close, reconnecting as needed, or stands by while another
-// tail streams it.
+// it). New creates the publication, the sweeps table and the slot if
+// missing, and returns once they exist; creating the slot, it records the
+// sweep of the rows committed before it, which Next returns first. Then a
+// goroutine runs the slot's recorded sweep, if any (see the package
+// documentation), and streams the slot until Close, reconnecting as
+// needed, or stands by while another tail streams it.
 func New(ctx context.Context, dsn string, opts ...Option) (*Tail, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
@@ -83,8 +84,9 @@ func New(ctx context.Context, dsn string, opts ...Option) (*Tail, error) {
 }
 
 // Next returns the next committed outbox records (at most 1,000), waiting
-// for some: first those a new slot swept, in seq order, then each
-// transaction's rows in commit order, and within it in insert order. It
+// for some: first the rows committed before the slot that a recorded sweep
+// leaves, in seq order, then each transaction's rows in commit order, and
+// within it in insert order. It
 // returns ctx's error when ctx ends, and outbox.ErrClosed after Close. A
 // record not settled may come again after a restart or a takeover by
 // another tail.

@@ -132,29 +132,110 @@ func TestSweepBeforeSlot(t *testing.T) {
 	d.fence(tail, "fence")
 }
 
-// A tail dying before its sweep is settled loses nothing: the next one
-// meets the sweep's marker in the stream and sweeps the rows left again.
+// A tail dying before its sweep is settled loses nothing: the slot's
+// sweeps row stays, and the next tail sweeps the rows left again, before
+// anything it streams. The sweep does not hold the slot's position.
 func TestSweepAgainAfterCrash(t *testing.T) {
 	d := newDB(t)
 	d.insert(nil, "", "p1")
 	d.insert(nil, "", "p2")
-	d.insert(nil, "", "p3")
+	p3 := d.insert(nil, "", "p3")
 	tail := d.open()
+	if upTo, ok := d.sweepRow(d.slot); !ok || upTo != p3 {
+		t.Fatalf("sweeps row: %d, %v; want %d", upTo, ok, p3)
+	}
 	d.insert(nil, "", "s1")
 	got := expect(t, tail, "p1", "p2", "p3", "s1")
 	d.ack(tail, got[0], got[3]) // p1 and s1; p2 and p3 stay
 	tail.Close()
 
-	// s1 comes again: the position cannot pass the unsettled sweep.
+	// s1, settled, does not come again.
 	tail = d.open()
-	got = expect(t, tail, "p2", "p3", "s1")
+	got = expect(t, tail, "p2", "p3")
 	d.ack(tail, got...)
+	d.waitSwept(d.slot)
 	d.ack(tail, d.fence(tail, "fence"))
 	tail.Close()
 
 	// All settled: nothing comes again.
 	tail = d.open()
 	d.fence(tail, "fence-2")
+}
+
+// The regression: rows committed after the slot's consistent point, but
+// before the tail creating it read the rows before it, came out of a next
+// tail, after a crash, ahead of the rows before the slot it swept again:
+// later rows of a key before earlier ones. Every tail now sweeps first.
+func TestSweepFirstAfterCrash(t *testing.T) {
+	d := newDB(t)
+	keys := []string{"k0", "k1", "k2"}
+	var pre []string
+	var upTo uint64
+	for i := range 12 {
+		id := fmt.Sprintf("pre-%02d", i)
+		pre = append(pre, id)
+		upTo = d.insertKey(nil, "", id, keys[i%len(keys)])
+	}
+	var later []string
+	commit := func(prefix string, n int) {
+		for i := range n {
+			id := fmt.Sprintf("%s-%02d", prefix, i)
+			later = append(later, id)
+			d.insertKey(nil, "", id, keys[i%len(keys)])
+		}
+	}
+	// Between the slot's creation and its snapshot's read: streamed, not
+	// swept.
+	first := d.open(withConfig(func(c *config) { c.afterSlot = func() { commit("mid", 6) } }))
+	commit("post", 6)
+	if got, ok := d.sweepRow(d.slot); !ok || got != upTo {
+		t.Fatalf("sweeps row: %d, %v; want %d", got, ok, upTo)
+	}
+	expect(t, first, append(slices.Clone(pre), later...)...)
+	first.Close() // nothing settled: a crash before the sweep settled
+
+	tail := d.open()
+	all := append(slices.Clone(pre), later...)
+	got := expect(t, tail, all...)
+	last := map[string]uint64{}
+	for i, r := range got {
+		if (i < len(pre)) != (r.Seq <= upTo) {
+			t.Fatalf("record %d: %s, seq %d, upTo %d: the rows before the slot do not come first", i, r.ID, r.Seq, upTo)
+		}
+		if r.Seq <= last[r.Key] {
+			t.Fatalf("key %s: seq %d after %d", r.Key, r.Seq, last[r.Key])
+		}
+		last[r.Key] = r.Seq
+	}
+	d.ack(tail, got...)
+	d.waitSwept(d.slot)
+	d.fence(tail, "fence")
+}
+
+// A crash after the slot was created but before the rows before it were
+// known leaves its sweeps row saying "every row": the next tail sweeps
+// every outbox row in the table, repeating some, losing none.
+func TestSweepEverythingAfterEarlyCrash(t *testing.T) {
+	d := newDB(t)
+	// The publication and the sweeps table, as a tail on another slot
+	// leaves them.
+	other := d.open(Slot("other"))
+	other.Close()
+	if err := DropSlot(context.Background(), d.dsn, "other"); err != nil {
+		t.Fatal(err)
+	}
+	d.insert(nil, "", "p1")
+	d.insert(nil, "", "p2")
+	// What a tail creating the slot does, then dies.
+	d.exec("INSERT INTO meshmq_outbox_sweeps (slot, up_to) VALUES ($1, 9223372036854775807)", d.slot)
+	d.exec("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", d.slot)
+	d.insert(nil, "", "s1")
+
+	tail := d.open()
+	got := expect(t, tail, "p1", "p2", "s1", "s1") // s1 swept, then streamed
+	d.ack(tail, got...)
+	d.waitSwept(d.slot)
+	d.fence(tail, "fence")
 }
 
 // Two tails on one slot: one streams, the other stands by and takes over,
@@ -256,14 +337,23 @@ func TestDropSlot(t *testing.T) {
 	d := newDB(t)
 	tail := d.open(Slot("s1"), TablePrefix("meshmq"))
 	testutil.WaitFor(t, "the tail to stream", func() bool { return d.slotActive("s1") })
+	d.exec("INSERT INTO meshmq_outbox_sweeps (slot, up_to) VALUES ('s1', 5)")
 	if err := DropSlot(context.Background(), d.dsn, "s1"); err == nil {
 		t.Fatal("dropped an active slot")
 	}
+	if _, ok := d.sweepRow("s1"); !ok {
+		t.Fatal("the sweeps row of a slot not dropped went")
+	}
+	d.exec("DELETE FROM meshmq_outbox_sweeps WHERE slot = 's1'")
 	tail.Close()
+	d.exec("INSERT INTO meshmq_outbox_sweeps (slot, up_to) VALUES ('s1', 5)")
 	for range 2 {
 		if err := DropSlot(context.Background(), d.dsn, "s1"); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if _, ok := d.sweepRow("s1"); ok {
+		t.Fatal("the slot's sweeps row outlived it")
 	}
 	var n int
 	if err := d.conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 's1'").Scan(&n); err != nil || n != 0 {
