@@ -54,7 +54,10 @@ if [ -n "${FUZZTIME:-}" ]; then
 	for target in internal/wire:FuzzDecode internal/wire:FuzzDecodeMessage \
 		internal/transport:FuzzInbound internal/transport:FuzzCheckCommand \
 		codec:FuzzMsgPackUnmarshal discovery:FuzzDecodeMeta channel:FuzzMatchTopic \
-		peer/outbox/pglogtail:FuzzParseMessage peer/outbox/pglogtail:FuzzRecord peer/outbox/pglogtail:FuzzDecodeBytea; do
+		peer/outbox/pglogtail:FuzzParseMessage peer/outbox/pglogtail:FuzzRecord peer/outbox/pglogtail:FuzzDecodeBytea \
+		internal/curve:FuzzZ85Decode internal/curve:FuzzParseCommand internal/curve:FuzzParseMetadata \
+		internal/curve:FuzzServerHello internal/curve:FuzzClientWelcome internal/curve:FuzzServerInitiate \
+		internal/curve:FuzzClientReady internal/curve:FuzzSessionOpen; do
 		pkg=${target%%:*} fn=${target##*:}
 		log "fuzz $fn ($FUZZTIME)"
 		go test -run '^$' -fuzz "^$fn\$" -fuzztime "$FUZZTIME" "./$pkg"
