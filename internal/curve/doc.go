@@ -54,7 +54,11 @@
 //     command name: every Client/Server/Session method takes and returns
 //     command DATA, i.e. what follows the name length byte and name.
 //     AppendCommand / ParseCommand convert. MESSAGE data is sent as the
-//     command "\x07MESSAGE"; ERROR data as "\x05ERROR".
+//     command "\x07MESSAGE"; ERROR data as "\x05ERROR". The handshake
+//     commands and ERROR go in ZMTP command frames (flag 0x04), but each
+//     MESSAGE goes in a ZMTP data frame (flags 0x00, 0x02 when long, no
+//     MORE: it travels encrypted in FlagMore), as libzmq 4.3 sends it:
+//     libzmq silently drops a MESSAGE in a command frame (interop_test.go).
 //   - Size limits on frames before buffering them (MaxHandshakeCommand for
 //     handshake commands, the application's limit for MESSAGEs), and a
 //     deadline on the whole handshake.
