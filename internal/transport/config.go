@@ -33,6 +33,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Secure, if set, wraps every connection before the ZMTP greeting.
 	Secure Securer
+	// Curve, if set, secures every connection with ZMTP CURVE (libzmq
+	// compatible); it excludes Secure. Default nil: the NULL mechanism.
+	Curve *CurveConfig
 
 	// MaxMessageSize bounds one encoded message (an entry's Message), on
 	// send and on receipt. Default 4 MiB.
@@ -75,10 +78,11 @@ type Config struct {
 	InitialCredit uint64
 }
 
-// Securer secures a connection before zmq4 sees it (CURVE, in a later
-// release): it runs its own handshake on c within deadline and returns a
-// connection carrying plaintext ZMTP, over which zmq4 runs the NULL
-// mechanism. Frame limits apply to that plaintext as to any other.
+// Securer secures a connection before zmq4 sees it, for mechanisms other
+// than CURVE (which Config.Curve provides): it runs its own handshake on c
+// within deadline and returns a connection carrying plaintext ZMTP, over
+// which zmq4 runs the NULL mechanism. Frame limits apply to that plaintext
+// as to any other.
 type Securer interface {
 	Secure(c net.Conn, server bool, deadline time.Time) (net.Conn, error)
 }
@@ -141,6 +145,14 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("transport: MaxReceiveMemory %d is below MaxFrameSize %d", c.MaxReceiveMemory, c.MaxFrameSize)
 	case c.HeartbeatTimeout < minHeartbeatTimeout || c.HeartbeatTimeout <= c.HeartbeatInterval:
 		return c, fmt.Errorf("transport: HeartbeatTimeout %v must exceed HeartbeatInterval %v", c.HeartbeatTimeout, c.HeartbeatInterval)
+	}
+	if c.Curve != nil {
+		if c.Secure != nil {
+			return c, errors.New("transport: Config.Curve and Config.Secure exclude each other")
+		}
+		if err := c.Curve.Keys.Check(); err != nil {
+			return c, fmt.Errorf("transport: Config.Curve.Keys: %w", err)
+		}
 	}
 	if _, err := parseEndpoint(c.Listen); err != nil {
 		return c, err

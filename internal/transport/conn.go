@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-zeromq/zmq4"
 
+	"github.com/meshmq/meshmq/internal/curve"
 	"github.com/meshmq/meshmq/internal/wire"
 )
 
@@ -33,6 +34,7 @@ type Conn struct {
 
 	raw    net.Conn // closing it unblocks the reader and the writer
 	g      *guard
+	curve  *curveConn // nil without Config.Curve
 	zc     *zmq4.Conn
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -87,6 +89,16 @@ func (c *Conn) RemoteEpoch() uint64 { return c.remote.Epoch }
 
 // Remote returns the remote side's HELLO: limits, heartbeat, credit.
 func (c *Conn) Remote() wire.Hello { return c.remote }
+
+// PeerKey returns the remote peer's CURVE long-term public key (the server
+// key dialed, or the client key authenticated and authorized); false when
+// the connection does not use CURVE.
+func (c *Conn) PeerKey() (curve.PublicKey, bool) {
+	if c.curve == nil {
+		return curve.PublicKey{}, false
+	}
+	return c.curve.PeerKey(), true
+}
 
 // Outbound reports whether this side dialed the connection.
 func (c *Conn) Outbound() bool { return c.outbound }

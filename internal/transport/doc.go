@@ -30,6 +30,12 @@
 //     HandshakeTimeout and at most MaxHandshakes at once, and frames over 64 KiB
 //     are read only within MaxReceiveMemory shared by all connections, so
 //     stalled senders of large frames cannot exhaust memory.
+//   - With Config.Curve, every connection is ZMTP CURVE (libzmq compatible):
+//     encrypted and authenticated, the client's key allowed by Authorize
+//     before READY, the server's key pinned by the dialer (Conn.PeerKey).
+//     The CURVE layer sits under the guard and presents zmq4 the NULL
+//     stream it would see without it. Not yet bound: the peer name a client
+//     claims to its key, and the layer is not yet offered by the peer.
 //   - Close drains: queued packets are written, then DRAIN, and the
 //     connection closes when the remote side has answered; every goroutine
 //     ends before Close returns (as soon as Handler calls return).

@@ -85,6 +85,12 @@ func (t *Transport) handshake(raw net.Conn, l *Link) (c *Conn, err error) {
 		wake: make(chan struct{}, 1), space: make(chan struct{}, 1),
 		closed: make(chan struct{}), done: make(chan struct{}),
 	}
+	if t.cfg.Curve != nil {
+		if c.curve, err = t.newCurve(conn, l, deadline, ctx); err != nil {
+			return c, err
+		}
+		conn = c.curve
+	}
 	c.g = newGuard(ctx, conn, guardConfig{
 		mechanism:  string(zmq4.NullSecurity),
 		hsMaxFrame: handshakeMaxFrame,
@@ -118,6 +124,26 @@ func (t *Transport) handshake(raw net.Conn, l *Link) (c *Conn, err error) {
 		c.close(err)
 	}
 	return c, nil
+}
+
+// newCurve wraps conn in the CURVE layer: as the server on an inbound
+// connection, as the client of l's peer on a dialed one.
+func (t *Transport) newCurve(conn net.Conn, l *Link, deadline time.Time, ctx context.Context) (*curveConn, error) {
+	cc := t.cfg.Curve
+	cfg := curveConfig{
+		server: l == nil, keys: cc.Keys, authorize: cc.Authorize, deadline: deadline,
+		maxFrame: uint64(t.cfg.MaxFrameSize), budget: t.budget, freeBelow: budgetFreeBelow, ctx: ctx,
+	}
+	if l != nil {
+		var ok bool
+		if cc.ServerKey != nil {
+			cfg.serverKey, ok = cc.ServerKey(l.name)
+		}
+		if !ok {
+			return nil, fmt.Errorf("transport: no CURVE server key for peer %q", l.name)
+		}
+	}
+	return newCurveConn(conn, cfg), nil
 }
 
 // heartbeatInterval is how often to send on an idle connection: our own
