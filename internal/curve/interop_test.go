@@ -3,20 +3,19 @@ package curve
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meshmq/meshmq/internal/testutil/pypeer"
 )
 
 // The interop tests check this package against libzmq 4.3 (pyzmq, with
@@ -28,11 +27,8 @@ import (
 // Keys go to Python as Z85.
 
 const (
-	pyPython  = "/usr/bin/python3" // Debian's, where python3-zmq lives
 	pyScript  = "testdata/curve_peer.py"
-	pyHint    = "run scripts/test.sh, which installs python3-zmq"
-	pyRunTime = 60 * time.Second // the whole script run
-	pyWait    = 25 * time.Second // one line of its output
+	pyWait    = pypeer.EventWait // for what the script does before its next line
 	ioTimeout = 20 * time.Second // a Go connection's whole life
 )
 
@@ -66,9 +62,9 @@ func pyMessages() [][][]byte {
 func TestLibzmqCurveKeys(t *testing.T) {
 	kp := mustKP(t)
 	py := startCurvePy(t, "keys", kp.Secret.Z85())
-	ev := py.next(t, "keys")
-	py.next(t, "done")
-	py.wait(t)
+	ev := py.Next(t, "keys")
+	py.Next(t, "done")
+	py.Wait(t)
 
 	if ev.GoDerived != kp.Public.String() {
 		t.Errorf("libzmq derives %s from the Go secret key, Go %s", ev.GoDerived, kp.Public)
@@ -107,7 +103,7 @@ func TestGoClientLibzmqServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	py := startCurvePy(t, "server", skp.Secret.Z85(), certs, "2")
-	addr, ok := strings.CutPrefix(py.next(t, "endpoint").Endpoint, "tcp://")
+	addr, ok := strings.CutPrefix(py.Next(t, "endpoint").Endpoint, "tcp://")
 	if !ok {
 		t.Fatalf("endpoint %q is not tcp://", addr)
 	}
@@ -179,7 +175,7 @@ func TestGoClientLibzmqServer(t *testing.T) {
 			}
 			checkParts(t, fmt.Sprintf("echo %d from libzmq", i), got, msg)
 
-			ev := py.next(t, "echo")
+			ev := py.Next(t, "echo")
 			checkPyParts(t, fmt.Sprintf("message %d as libzmq received it", i), ev.Parts, msg)
 			if ev.Identity != "go-client" || deref(ev.SocketType) != "DEALER" || deref(ev.XMeshmq) != "interop" ||
 				deref(ev.UserID) != ckp.Public.String() {
@@ -190,8 +186,8 @@ func TestGoClientLibzmqServer(t *testing.T) {
 		z.checkSeenMsgFlags(t)
 	})
 
-	py.next(t, "done")
-	py.wait(t)
+	py.Next(t, "done")
+	py.Wait(t)
 }
 
 // A libzmq CURVE DEALER dials a Go server, which admits its key; the server
@@ -229,15 +225,15 @@ func TestLibzmqClientGoServer(t *testing.T) {
 		if err := z.sendMessage(s, got); err != nil {
 			t.Fatalf("send echo %d: %v", i, err)
 		}
-		ev := py.next(t, "echo")
+		ev := py.Next(t, "echo")
 		checkPyParts(t, fmt.Sprintf("echo %d as libzmq received it", i), ev.Parts, want)
 		if deref(ev.SocketType) != "ROUTER" || deref(ev.XMeshmq) != "go-server" {
 			t.Errorf("libzmq saw Socket-Type %q, X-Meshmq %q; want ROUTER, go-server", deref(ev.SocketType), deref(ev.XMeshmq))
 		}
 	}
 	z.checkSeenMsgFlags(t)
-	py.next(t, "done")
-	py.wait(t)
+	py.Next(t, "done")
+	py.Wait(t)
 }
 
 // A libzmq client is turned away by the Go server: with the wrong server key
@@ -263,9 +259,9 @@ func TestLibzmqClientRefused(t *testing.T) {
 			t.Fatal("server has a session")
 		}
 		z.conn.Close()
-		ev := py.next(t, "refused")
-		py.next(t, "done")
-		py.wait(t)
+		ev := py.Next(t, "refused")
+		py.Next(t, "done")
+		py.Wait(t)
 		t.Logf("libzmq socket monitor: %+v", ev.Monitor)
 		if hasEvent(ev.Monitor, "handshake_failed_auth") {
 			t.Errorf("libzmq reports an authentication failure, but no ERROR was sent: %v", ev.Monitor)
@@ -294,9 +290,9 @@ func TestLibzmqClientRefused(t *testing.T) {
 		if srv.Session() != nil {
 			t.Fatal("server has a session")
 		}
-		ev := py.next(t, "refused")
-		py.next(t, "done")
-		py.wait(t)
+		ev := py.Next(t, "refused")
+		py.Next(t, "done")
+		py.Wait(t)
 		t.Logf("libzmq socket monitor: %+v", ev.Monitor)
 		if !hasEventValue(ev.Monitor, "handshake_failed_auth", 400) {
 			t.Errorf("libzmq monitor events %v, want handshake_failed_auth 400 (it did not take our ERROR)", ev.Monitor)
@@ -690,107 +686,13 @@ type pyEvent struct {
 	Monitor []pyMonitorEvent `json:"monitor"` // "refused"
 }
 
-// curvePy is a running testdata/curve_peer.py.
-type curvePy struct {
-	cmd     *exec.Cmd
-	events  chan pyEvent // closed at the end of its stdout
-	readErr error        // set before events closes
-	stderr  bytes.Buffer // read only after Wait
-	waited  bool
-}
+func (e pyEvent) EventName() string { return e.Event }
 
-// requireCurvePython fails the test unless /usr/bin/python3 imports zmq with
-// CURVE support (as internal/transport's interop tests, it never skips).
-func requireCurvePython(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, pyPython, "-c", "import zmq, sys; sys.exit(0 if zmq.has('curve') else 3)").CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s cannot import zmq with CURVE support: %v\n%s\n%s", pyPython, err, out, pyHint)
-	}
-}
+// curvePy is a running testdata/curve_peer.py.
+type curvePy = pypeer.Peer[pyEvent]
 
 func startCurvePy(t *testing.T, args ...string) *curvePy {
 	t.Helper()
-	requireCurvePython(t)
-	ctx, cancel := context.WithTimeout(context.Background(), pyRunTime)
-	p := &curvePy{events: make(chan pyEvent, 16)}
-	p.cmd = exec.CommandContext(ctx, pyPython, append([]string{pyScript}, args...)...)
-	p.cmd.Stderr = &p.stderr
-	p.cmd.WaitDelay = 5 * time.Second
-	out, err := p.cmd.StdoutPipe()
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start %s %s: %v", pyPython, pyScript, err)
-	}
-	go func() {
-		defer close(p.events)
-		dec := json.NewDecoder(out)
-		for {
-			var ev pyEvent
-			if err := dec.Decode(&ev); err != nil {
-				if !errors.Is(err, io.EOF) {
-					p.readErr = err
-					io.Copy(io.Discard, out)
-				}
-				return
-			}
-			p.events <- ev
-		}
-	}()
-	t.Cleanup(func() {
-		if !p.waited {
-			cancel() // kills the script: its stdout ends
-			for range p.events {
-			}
-			err := p.cmd.Wait()
-			t.Logf("libzmq peer killed (%v); its stderr:\n%s", err, p.stderr.String())
-		}
-		cancel()
-	})
-	return p
-}
-
-// next returns the script's next output line, which must be a want event.
-func (p *curvePy) next(t *testing.T, want string) pyEvent {
-	t.Helper()
-	timer := time.NewTimer(pyWait)
-	defer timer.Stop()
-	select {
-	case ev, ok := <-p.events:
-		if !ok {
-			p.waitErr()
-			t.Fatalf("the libzmq peer's output ended before a %q line (read error: %v); its stderr:\n%s", want, p.readErr, p.stderr.String())
-		}
-		if ev.Event != want {
-			t.Fatalf("the libzmq peer printed a %q line, want %q: %+v", ev.Event, want, ev)
-		}
-		return ev
-	case <-timer.C:
-		t.Fatalf("no %q line from the libzmq peer within %v", want, pyWait)
-	}
-	panic("unreachable")
-}
-
-func (p *curvePy) waitErr() error {
-	err := p.cmd.Wait()
-	p.waited = true
-	return err
-}
-
-// wait waits for the script to end, which must print nothing more and exit 0.
-func (p *curvePy) wait(t *testing.T) {
-	t.Helper()
-	for ev := range p.events {
-		t.Errorf("the libzmq peer printed more after \"done\": %+v", ev)
-	}
-	err := p.waitErr()
-	if err != nil || p.readErr != nil {
-		t.Fatalf("the libzmq peer failed: %v (output: %v); its stderr:\n%s", err, p.readErr, p.stderr.String())
-	}
+	pypeer.Require(t, "import zmq, sys; sys.exit(0 if zmq.has('curve') else 3)", "import zmq with CURVE support")
+	return pypeer.Start[pyEvent](t, pyScript, args...)
 }

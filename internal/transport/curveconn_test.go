@@ -6,12 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,6 +20,7 @@ import (
 	"github.com/go-zeromq/zmq4/security/null"
 
 	"github.com/meshmq/meshmq/internal/curve"
+	"github.com/meshmq/meshmq/internal/testutil/pypeer"
 )
 
 // curveIOTimeout bounds a test connection's whole life.
@@ -636,94 +634,14 @@ type curvePyEvent struct {
 	} `json:"monitor"`
 }
 
-type curvePy struct {
-	cmd     *exec.Cmd
-	events  chan curvePyEvent
-	readErr error
-	stderr  bytes.Buffer
-	waited  bool
-}
+func (e curvePyEvent) EventName() string { return e.Event }
+
+type curvePy = pypeer.Peer[curvePyEvent]
 
 func startCurvePy(t *testing.T, args ...string) *curvePy {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), pyTimeout)
-	out, err := exec.CommandContext(ctx, python, "-c", "import zmq, sys; sys.exit(0 if zmq.has('curve') else 3)").CombinedOutput()
-	if err != nil {
-		cancel()
-		t.Fatalf("%s cannot import zmq with CURVE support: %v\n%s\n%s", python, err, out, pyHint)
-	}
-	p := &curvePy{events: make(chan curvePyEvent, 16)}
-	p.cmd = exec.CommandContext(ctx, python, append([]string{curvePyScript}, args...)...)
-	p.cmd.Stderr = &p.stderr
-	p.cmd.WaitDelay = 5 * time.Second
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start %s %s: %v", python, curvePyScript, err)
-	}
-	go func() {
-		defer close(p.events)
-		dec := json.NewDecoder(stdout)
-		for {
-			var ev curvePyEvent
-			if err := dec.Decode(&ev); err != nil {
-				if !errors.Is(err, io.EOF) {
-					p.readErr = err
-					io.Copy(io.Discard, stdout)
-				}
-				return
-			}
-			p.events <- ev
-		}
-	}()
-	t.Cleanup(func() {
-		if !p.waited {
-			cancel()
-			for range p.events {
-			}
-			err := p.cmd.Wait()
-			t.Logf("libzmq peer killed (%v); its stderr:\n%s", err, p.stderr.String())
-		}
-		cancel()
-	})
-	return p
-}
-
-func (p *curvePy) next(t *testing.T, want string) curvePyEvent {
-	t.Helper()
-	timer := time.NewTimer(pyEventWait)
-	defer timer.Stop()
-	select {
-	case ev, ok := <-p.events:
-		if !ok {
-			p.cmd.Wait()
-			p.waited = true
-			t.Fatalf("the libzmq peer's output ended before a %q line (read error: %v); its stderr:\n%s", want, p.readErr, p.stderr.String())
-		}
-		if ev.Event != want {
-			t.Fatalf("the libzmq peer printed a %q line, want %q: %+v", ev.Event, want, ev)
-		}
-		return ev
-	case <-timer.C:
-		t.Fatalf("no %q line from the libzmq peer within %v", want, pyEventWait)
-	}
-	panic("unreachable")
-}
-
-func (p *curvePy) wait(t *testing.T) {
-	t.Helper()
-	for ev := range p.events {
-		t.Errorf("the libzmq peer printed more after \"done\": %+v", ev)
-	}
-	err := p.cmd.Wait()
-	p.waited = true
-	if err != nil || p.readErr != nil {
-		t.Fatalf("the libzmq peer failed: %v (output: %v); its stderr:\n%s", err, p.readErr, p.stderr.String())
-	}
+	pypeer.Require(t, "import zmq, sys; sys.exit(0 if zmq.has('curve') else 3)", "import zmq with CURVE support")
+	return pypeer.Start[curvePyEvent](t, curvePyScript, args...)
 }
 
 func checkPyDescribed(t *testing.T, what string, got []curvePyPart, want [][]byte) {
@@ -774,7 +692,7 @@ func TestCurveConnLibzmqRouter(t *testing.T) {
 		{[]byte("go-2")},
 	}
 	py := startCurvePy(t, "server", skp.Secret.Z85(), certs, strconv.Itoa(len(msgs)))
-	addr, ok := strings.CutPrefix(py.next(t, "endpoint").Endpoint, "tcp://")
+	addr, ok := strings.CutPrefix(py.Next(t, "endpoint").Endpoint, "tcp://")
 	if !ok {
 		t.Fatalf("endpoint %q is not tcp://", addr)
 	}
@@ -805,15 +723,15 @@ func TestCurveConnLibzmqRouter(t *testing.T) {
 			t.Fatalf("send %d: %v", i, err)
 		}
 		checkFrames(t, fmt.Sprintf("echo %d from libzmq", i), echo.Frames, m)
-		ev := py.next(t, "echo")
+		ev := py.Next(t, "echo")
 		checkPyDescribed(t, fmt.Sprintf("message %d as libzmq received it", i), ev.Parts, m)
 		if ev.Identity != "go-dealer" || strPtr(ev.SocketType) != "DEALER" || strPtr(ev.UserID) != ckp.Public.String() {
 			t.Errorf("libzmq saw identity %q, Socket-Type %q, User-Id %q; want go-dealer, DEALER, %s",
 				ev.Identity, strPtr(ev.SocketType), strPtr(ev.UserID), ckp.Public)
 		}
 	}
-	py.next(t, "done")
-	py.wait(t)
+	py.Next(t, "done")
+	py.Wait(t)
 	e.zc.Close()
 }
 
@@ -869,14 +787,14 @@ func TestCurveConnLibzmqDealer(t *testing.T) {
 			if err := e.zc.SendMsg(zmq4.NewMsgFrom(got.Frames...)); err != nil {
 				t.Fatalf("send echo %d: %v", i, err)
 			}
-			ev := py.next(t, "echo")
+			ev := py.Next(t, "echo")
 			checkPyDescribed(t, fmt.Sprintf("echo %d as libzmq received it", i), ev.Parts, want)
 			if strPtr(ev.SocketType) != "ROUTER" {
 				t.Errorf("libzmq saw Socket-Type %q, want ROUTER", strPtr(ev.SocketType))
 			}
 		}
-		py.next(t, "done")
-		py.wait(t)
+		py.Next(t, "done")
+		py.Wait(t)
 		e.zc.Close()
 	})
 
@@ -891,9 +809,9 @@ func TestCurveConnLibzmqDealer(t *testing.T) {
 		if !errors.Is(err, curve.ErrUnauthorized) {
 			t.Fatalf("handshake: %v, want ErrUnauthorized", err)
 		}
-		ev := py.next(t, "refused")
-		py.next(t, "done")
-		py.wait(t)
+		ev := py.Next(t, "refused")
+		py.Next(t, "done")
+		py.Wait(t)
 		found := false
 		for _, m := range ev.Monitor {
 			found = found || m.Event == "handshake_failed_auth" && m.Value == 400

@@ -7,14 +7,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
-	"os/exec"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/meshmq/meshmq/channel"
+	"github.com/meshmq/meshmq/internal/testutil/pypeer"
 	"github.com/meshmq/meshmq/internal/wire"
 )
 
@@ -26,11 +25,8 @@ import (
 // heartbeat timeout on HEARTBEATs alone, and end with DRAIN.
 
 const (
-	python       = "/usr/bin/python3" // Debian's, where python3-zmq and python3-msgpack live
 	pyPeerScript = "testdata/libzmq_peer.py"
-	pyHint       = "run scripts/test.sh, which installs python3-zmq and python3-msgpack"
-	pyTimeout    = 60 * time.Second // the whole script run
-	pyEventWait  = 20 * time.Second // one line of its output
+	pyEventWait  = pypeer.EventWait // for what the script does before its next line
 )
 
 // A libzmq DEALER dials the transport, which accepts as a ROUTER.
@@ -42,7 +38,7 @@ func TestLibzmqDealerDialsTransport(t *testing.T) {
 
 	// The script checked our HELLO as a dialer must (magic, chosen version,
 	// name) and prints it.
-	checkHelloSeenByPy(t, py.next(t, "hello"), tr, []uint64{wire.Version})
+	checkHelloSeenByPy(t, py.Next(t, "hello"), tr, []uint64{wire.Version})
 	var c *Conn
 	waitFor(t, "the connection from the libzmq peer", func() bool {
 		rec.mu.Lock()
@@ -60,8 +56,8 @@ func TestLibzmqDealerDialsTransport(t *testing.T) {
 	exchangeWithPy(t, py, rec, c, toPy)
 
 	// The script drained after it had every entry; we answered with DRAIN.
-	done := py.next(t, "done")
-	py.wait(t)
+	done := py.Next(t, "done")
+	py.Wait(t)
 	checkDone(t, done)
 	waitFor(t, "the drained connection to close", func() bool { _, ok := rec.downErr(c); return ok })
 	if err, _ := rec.downErr(c); !errors.Is(err, ErrRemoteDrained) {
@@ -76,7 +72,7 @@ func TestTransportDialsLibzmqRouter(t *testing.T) {
 	rec := newRecorder()
 	tr := listen(t, fast("go", rec))
 	py := startPy(t, "listen", "tcp://127.0.0.1:*")
-	ep := py.next(t, "endpoint").Endpoint
+	ep := py.Next(t, "endpoint").Endpoint
 
 	l, err := tr.Connect("py", ep)
 	if err != nil {
@@ -91,7 +87,7 @@ func TestTransportDialsLibzmqRouter(t *testing.T) {
 	if !c.Outbound() {
 		t.Fatal("the connection to the libzmq peer is not outbound")
 	}
-	checkHelloSeenByPy(t, py.next(t, "hello"), tr, versions)
+	checkHelloSeenByPy(t, py.Next(t, "hello"), tr, versions)
 	checkPyHello(t, c, ep)
 
 	exchangeWithPy(t, py, rec, c, goEntries())
@@ -100,8 +96,8 @@ func TestTransportDialsLibzmqRouter(t *testing.T) {
 	// reach us: libzmq cannot half-close, and ends the connection on the FIN
 	// that follows our DRAIN. Reading to the end is enough for a clean close.)
 	closeTransport(t, tr)
-	done := py.next(t, "done")
-	py.wait(t)
+	done := py.Next(t, "done")
+	py.Wait(t)
 	checkDone(t, done)
 	if err, ok := rec.downErr(c); !ok || err != nil {
 		t.Errorf("connection closed with %v (down reported: %v), want a clean drain", err, ok)
@@ -135,7 +131,7 @@ func exchangeWithPy(t *testing.T, py *pyPeer, rec *recorder, c *Conn, toPy []wir
 		}
 	}
 	for i, e := range toPy {
-		got := py.next(t, "entry")
+		got := py.Next(t, "entry")
 		sum := sha256.Sum256(e.Message)
 		wantPart := (*int64)(nil)
 		if e.Partition != wire.NoPartition {
@@ -147,7 +143,7 @@ func exchangeWithPy(t *testing.T, py *pyPeer, rec *recorder, c *Conn, toPy []wir
 			t.Errorf("libzmq peer's entry %d: %+v\nwant %+v with %d bytes", i, got, e, len(e.Message))
 		}
 	}
-	checkMessageSeenByPy(t, py.received[1].Decoded, goMessage())
+	checkMessageSeenByPy(t, received(py)[1].Decoded, goMessage())
 }
 
 // pyEntries are the entries the script sends in its three DATA packets.
@@ -342,108 +338,24 @@ type pyEvent struct {
 	Drain      *string `json:"drain"`
 }
 
+func (e pyEvent) EventName() string { return e.Event }
+
 // pyPeer is a running testdata/libzmq_peer.py.
-type pyPeer struct {
-	cmd      *exec.Cmd
-	cancel   context.CancelFunc
-	events   chan pyEvent // closed at the end of its stdout
-	readErr  error        // set before events closes
-	stderr   bytes.Buffer // read only after Wait
-	waited   bool
-	received []pyEvent // the "entry" events so far
-}
+type pyPeer = pypeer.Peer[pyEvent]
 
-// requirePython fails the test unless /usr/bin/python3 imports zmq and msgpack.
-func requirePython(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, python, "-c", "import zmq, msgpack").CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s cannot import zmq and msgpack: %v\n%s\n%s", python, err, out, pyHint)
-	}
-}
-
-// startPy runs the script with args; a cleanup kills it if the test did not
-// wait for it.
 func startPy(t *testing.T, args ...string) *pyPeer {
 	t.Helper()
-	requirePython(t)
-	ctx, cancel := context.WithTimeout(context.Background(), pyTimeout)
-	p := &pyPeer{cancel: cancel, events: make(chan pyEvent, 16)}
-	p.cmd = exec.CommandContext(ctx, python, append([]string{pyPeerScript}, args...)...)
-	p.cmd.Stderr = &p.stderr
-	p.cmd.WaitDelay = 5 * time.Second
-	out, err := p.cmd.StdoutPipe()
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start %s %s: %v", python, pyPeerScript, err)
-	}
-	go func() {
-		defer close(p.events)
-		dec := json.NewDecoder(out)
-		dec.UseNumber()
-		for {
-			var ev pyEvent
-			if err := dec.Decode(&ev); err != nil {
-				if !errors.Is(err, io.EOF) {
-					p.readErr = err
-					io.Copy(io.Discard, out) // let the script finish writing
-				}
-				return
-			}
-			p.events <- ev
-		}
-	}()
-	t.Cleanup(func() {
-		if !p.waited {
-			cancel() // kills the script: its stdout ends
-			for range p.events {
-			}
-			err := p.cmd.Wait()
-			t.Logf("libzmq peer killed (%v); its stderr:\n%s", err, p.stderr.String())
-		}
-		cancel()
-	})
-	return p
+	pypeer.Require(t, "import zmq, msgpack", "import zmq and msgpack")
+	return pypeer.Start[pyEvent](t, pyPeerScript, args...)
 }
 
-// next returns the script's next output line, which must be a want event.
-func (p *pyPeer) next(t *testing.T, want string) pyEvent {
-	t.Helper()
-	timer := time.NewTimer(pyEventWait)
-	defer timer.Stop()
-	select {
-	case ev, ok := <-p.events:
-		if !ok {
-			t.Fatalf("the libzmq peer's output ended before a %q line (read error: %v)", want, p.readErr)
-		}
-		if ev.Event != want {
-			t.Fatalf("the libzmq peer printed a %q line, want %q: %+v", ev.Event, want, ev)
-		}
+// received returns the "entry" lines the script printed so far.
+func received(py *pyPeer) []pyEvent {
+	var out []pyEvent
+	for _, ev := range py.Seen() {
 		if ev.Event == "entry" {
-			p.received = append(p.received, ev)
+			out = append(out, ev)
 		}
-		return ev
-	case <-timer.C:
-		t.Fatalf("no %q line from the libzmq peer within %v", want, pyEventWait)
 	}
-	panic("unreachable")
-}
-
-// wait waits for the script to end, which must print nothing more and exit 0.
-func (p *pyPeer) wait(t *testing.T) {
-	t.Helper()
-	for ev := range p.events {
-		t.Errorf("the libzmq peer printed more after \"done\": %+v", ev)
-	}
-	err := p.cmd.Wait()
-	p.waited = true
-	if err != nil || p.readErr != nil {
-		t.Fatalf("the libzmq peer failed: %v (output: %v); its stderr:\n%s", err, p.readErr, p.stderr.String())
-	}
+	return out
 }
