@@ -2,7 +2,6 @@ package pglogtail
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -11,22 +10,8 @@ import (
 	"github.com/meshmq/meshmq/internal/testutil"
 	"github.com/meshmq/meshmq/internal/testutil/pgtest"
 	"github.com/meshmq/meshmq/peer/outbox"
+	"github.com/meshmq/meshmq/peer/outbox/postgres"
 )
-
-// messagesDDL is the postgres store's table.
-const messagesDDL = `CREATE TABLE IF NOT EXISTS %s_messages (
-  seq BIGSERIAL PRIMARY KEY,
-  owner TEXT,
-  claim TEXT,
-  id TEXT NOT NULL,
-  channel TEXT NOT NULL,
-  msg_key TEXT NOT NULL DEFAULT '',
-  dest_peer TEXT NOT NULL DEFAULT '',
-  dest_group TEXT NOT NULL DEFAULT '',
-  message BYTEA NOT NULL,
-  created BIGINT NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0
-)`
 
 // withConfig sets what options do not, for tests.
 func withConfig(f func(*config)) Option {
@@ -53,7 +38,12 @@ func newDB(tb testing.TB) *db {
 	dsn := pgtest.Database(tb)
 	d := &db{tb: tb, dsn: dsn}
 	d.conn = d.connect()
-	if _, err := d.conn.Exec(context.Background(), fmt.Sprintf(messagesDDL, defaultPrefix)); err != nil {
+	// The tables as the postgres store makes them: the tail reads those.
+	st, err := postgres.Open(context.Background(), dsn, postgres.TablePrefix(defaultPrefix))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
 		tb.Fatal(err)
 	}
 	var name string
