@@ -283,18 +283,8 @@ func (c *curveConn) readGreeting() error {
 	if _, err := io.ReadFull(c.br, g); err != nil {
 		return fmt.Errorf("transport: read CURVE greeting: %w", err)
 	}
-	if g[0] != 0xff || g[9]&1 != 1 {
-		return protocolErr("not a ZMTP peer (bad greeting signature)")
-	}
-	if g[10] < 3 {
-		return protocolErr("ZMTP %d.%d is not supported, need 3.0 or later", g[10], g[11])
-	}
-	mech := g[12:32]
-	if i := bytes.IndexByte(mech, 0); i >= 0 {
-		mech = mech[:i]
-	}
-	if string(mech) != "CURVE" {
-		return protocolErr("security mechanism %q, want \"CURVE\"", mech)
+	if err := checkGreeting(g, "CURVE"); err != nil {
+		return err
 	}
 	// as-server (g[32]) is 0 from both ends with CURVE: the role is ours.
 	return nil

@@ -154,6 +154,12 @@ func (g *guard) checkGreeting() error {
 	if err != nil {
 		return err
 	}
+	return checkGreeting(b, g.mechanism)
+}
+
+// checkGreeting checks a ZMTP greeting: signature, version 3 or later, and
+// the security mechanism.
+func checkGreeting(b []byte, mechanism string) error {
 	if b[0] != 0xff || b[9] != 0x7f {
 		return protocolErr("not a ZMTP peer (bad greeting signature)")
 	}
@@ -164,8 +170,8 @@ func (g *guard) checkGreeting() error {
 	if i := bytes.IndexByte(mech, 0); i >= 0 {
 		mech = mech[:i]
 	}
-	if string(mech) != g.mechanism {
-		return protocolErr("security mechanism %q, want %q", mech, g.mechanism)
+	if string(mech) != mechanism {
+		return protocolErr("security mechanism %q, want %q", mech, mechanism)
 	}
 	return nil
 }
