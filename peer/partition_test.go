@@ -260,3 +260,46 @@ func TestPartitionedStaticDiscovery(t *testing.T) {
 		t.Fatal("two messages of one partition handled at once")
 	}
 }
+
+// A key's messages are acknowledged in the order they were handled: when a
+// message of a key runs, the one handled before it is already recorded as
+// settled, so no later acknowledgement can leave without it. (Before, the
+// next message could run, and be acknowledged, before the previous one was
+// recorded; a kill in between made the sender hand the earlier message to
+// another instance after the later ones had been handled.)
+func TestKeyAcknowledgedInHandlingOrder(t *testing.T) {
+	const keys, per = 8, 500
+	var rx *Peer
+	var mu sync.Mutex
+	last := make(map[string]string) // key → ID of the message handled last
+	var bad atomic.Value
+	var handled atomic.Int64
+	rx = start(t, fastOpts("rx")...)
+	if err := rx.Handle("orders", func(ctx context.Context, m *channel.Message) error {
+		mu.Lock()
+		prev := last[m.Key]
+		last[m.Key] = m.ID
+		mu.Unlock()
+		if prev != "" && !rx.dedup.Seen("", prev) {
+			bad.CompareAndSwap(nil, fmt.Sprintf("%s ran before %s was settled", m.ID, prev))
+		}
+		handled.Add(1)
+		return nil
+	}, Concurrency(4)); err != nil {
+		t.Fatal(err)
+	}
+	tx := start(t, append(fastOpts("tx"), WithDiscovery(discovery.NewStatic(member(rx, "orders"))))...)
+	for s := 0; s < per; s++ {
+		for k := 0; k < keys; k++ {
+			m := keyed("orders", k, s)
+			m.ID = fmt.Sprintf("k%d-%d", k, s)
+			if err := tx.Send(context.Background(), m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitForState(t, "all handled", func() bool { return handled.Load() == keys*per && tx.Stats().InFlight == 0 }, tx)
+	if v := bad.Load(); v != nil {
+		t.Fatal(v)
+	}
+}

@@ -195,6 +195,15 @@ func (s *service) work() {
 
 		o, err := s.run(im)
 
+		// A settled message is acknowledged before its key's next one can
+		// run: acknowledgements of a key then leave in handling order, so a
+		// sender that loses this peer never has an earlier message of the
+		// key unacknowledged behind later acknowledged ones, to be handled
+		// again after them elsewhere.
+		final := o == handled || o == permanent
+		if final {
+			s.p.recv.settle(im, o, err)
+		}
 		s.mu.Lock()
 		im.running = false
 		if kq := im.kq; kq != nil {
@@ -208,7 +217,10 @@ func (s *service) work() {
 			}
 		}
 		s.mu.Unlock()
-		s.p.recv.settle(im, o, err)
+		if !final {
+			// After the key is blocked: the resend the NACK brings resumes it.
+			s.p.recv.settle(im, o, err)
+		}
 	}
 }
 
