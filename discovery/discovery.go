@@ -5,6 +5,8 @@ import (
 	"errors"
 	"slices"
 	"time"
+
+	"github.com/meshmq/meshmq/security"
 )
 
 // Member is what a peer advertises about itself.
@@ -14,6 +16,11 @@ type Member struct {
 	Services      []string       // point-to-point channels it handles
 	Partitions    map[string]int // partition counts of its partitioned services
 	Subscriptions []Subscription // topic patterns it subscribes to
+	// Key is the member's CURVE public key when its data connections are
+	// secured (peer.WithSecurity), zero otherwise. Peers pin it: a dial
+	// must reach the holder of this key, and a connection claiming this
+	// member's name must authenticate with it.
+	Key security.PublicKey
 }
 
 // Handles reports whether m handles service.

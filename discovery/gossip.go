@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/meshmq/meshmq/internal/wire"
+	"github.com/meshmq/meshmq/security"
 )
 
 // Profile picks memberlist's timings.
@@ -239,6 +240,9 @@ func (g *Gossip) Start(ctx context.Context, local Member, notify func(Event)) er
 	rand.Read(suffix[:])
 	g.local = meta{Version: metaVersion, Name: local.Name, Endpoint: local.Endpoint, Epoch: uint64(time.Now().UnixNano()),
 		CatalogVersion: 1, Protocol: wire.Version}
+	if !local.Key.IsZero() {
+		g.local.Key = local.Key[:]
+	}
 	b, err := g.local.encode()
 	if err != nil {
 		g.mu.Unlock()
@@ -323,6 +327,22 @@ func cmpString(a, b string) int {
 	}
 	return 0
 }
+
+// MemberKey returns the CURVE public key the named member advertises in
+// its gossip metadata, known before its catalog is (a member fetching our
+// catalog connects before we have fetched its own).
+func (g *Gossip) MemberKey(name string) (security.PublicKey, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if e := g.view[name]; e != nil && !e.member.Key.IsZero() {
+		return e.member.Key, true
+	}
+	return security.PublicKey{}, false
+}
+
+// Encrypted reports whether gossip is encrypted and authenticated
+// (GossipConfig.Keys).
+func (g *Gossip) Encrypted() bool { return g.keyring != nil }
 
 // Update implements Discovery: a new catalog version is gossiped; members
 // fetch the catalog from this peer.
@@ -553,7 +573,7 @@ func (g *Gossip) apply(ev rawEvent) []Event {
 	case rawJoin, rawUpdate:
 		switch {
 		case e == nil:
-			e = &viewEntry{node: ev.node, addr: ev.addr, meta: ev.meta, member: Member{Name: name, Endpoint: ev.meta.Endpoint}}
+			e = &viewEntry{node: ev.node, addr: ev.addr, meta: ev.meta, member: Member{Name: name, Endpoint: ev.meta.Endpoint, Key: ev.meta.key()}}
 			g.view[name] = e
 			g.fetch(e, 0)
 		case ev.node != e.node:
@@ -562,7 +582,7 @@ func (g *Gossip) apply(ev rawEvent) []Event {
 			}
 			// The peer restarted: the new start replaces the old one.
 			e.node, e.addr, e.meta, e.catVer = ev.node, ev.addr, ev.meta, 0
-			e.member.Endpoint = ev.meta.Endpoint
+			e.member.Endpoint, e.member.Key = ev.meta.Endpoint, ev.meta.key()
 			g.fetch(e, 0)
 			if e.known {
 				return []Event{{Type: Updated, Member: e.member}}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/meshmq/meshmq/codec"
 	"github.com/meshmq/meshmq/internal/wire"
+	"github.com/meshmq/meshmq/security"
 )
 
 // metaMaxSize is memberlist's limit on node metadata; past it memberlist
@@ -22,6 +23,13 @@ type meta struct {
 	CatalogVersion uint64 `json:"c"`
 	Protocol       uint64 `json:"w"`           // highest wire protocol version (PROTOCOL.md) the peer speaks
 	Leaving        bool   `json:"l,omitempty"` // set just before a graceful Leave: tells left from failed
+	Key            []byte `json:"k,omitempty"` // CURVE public key, 32 bytes; none without CURVE
+}
+
+// key returns the CURVE public key in m (zero for none).
+func (m *meta) key() (k security.PublicKey) {
+	copy(k[:], m.Key)
+	return k
 }
 
 const metaVersion = 1
@@ -49,6 +57,9 @@ func decodeMeta(b []byte) (meta, error) {
 	}
 	if m.Version < metaVersion || m.Name == "" {
 		return m, fmt.Errorf("discovery: node metadata without a name or version")
+	}
+	if len(m.Key) != 0 && len(m.Key) != security.KeySize {
+		return m, fmt.Errorf("discovery: %s advertises a CURVE key of %d bytes", m.Name, len(m.Key))
 	}
 	if m.Protocol < wire.Version {
 		// Version 1 is the first: a peer announcing less speaks none we do.

@@ -11,6 +11,7 @@ import (
 	"github.com/meshmq/meshmq/discovery"
 	"github.com/meshmq/meshmq/internal/backoff"
 	"github.com/meshmq/meshmq/peer/outbox"
+	"github.com/meshmq/meshmq/security"
 )
 
 // Option configures a peer. Options return an error for invalid values,
@@ -40,6 +41,7 @@ type config struct {
 	maxMessageLen int
 	relay         outbox.Relay
 	noRelay       bool
+	security      *security.Config
 }
 
 func defaults() config {

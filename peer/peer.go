@@ -77,6 +77,7 @@ type Peer struct {
 	groups         groups
 	lanes          lanes
 	catalogVersion atomic.Uint64 // bumped by Handle
+	sec            securityState
 }
 
 // New starts a peer: it listens, joins discovery and is ready to Handle and
@@ -90,6 +91,9 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 	}
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := setupSecurity(&cfg); err != nil {
+		return nil, err
 	}
 	if cfg.gossip != nil {
 		if cfg.disc != nil {
@@ -159,6 +163,7 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 		Reconnect:         cfg.reconnect,
 		MaxMessageSize:    cfg.maxMessageLen,
 		InitialCredit:     uint64(cfg.credit),
+		Curve:             p.curveConfig(),
 	})
 	if err != nil {
 		p.cancel()
@@ -170,7 +175,9 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 	}); ok {
 		f.SetCatalogFetcher(p.fetchCatalog)
 	}
+	p.startSecurity()
 	if err := p.disc.Start(ctx, p.member(), p.onMember); err != nil {
+		p.stopSecurity()
 		tr.Close(ctx)
 		p.cancel()
 		return nil, fmt.Errorf("peer: discovery: %w", err)
@@ -215,6 +222,11 @@ func (p *Peer) Ready() <-chan struct{} {
 	return closed
 }
 
+// Discovery returns the discovery the peer uses: the one given to
+// WithDiscovery, the *discovery.Gossip built for WithSeeds or WithGossip
+// (for its gossip address, Addr), or the default *discovery.Static.
+func (p *Peer) Discovery() discovery.Discovery { return p.disc }
+
 // Members returns the other members of the cluster as discovery sees them.
 func (p *Peer) Members() []discovery.Member { return slices.Clone(p.view()) }
 
@@ -231,6 +243,9 @@ func (p *Peer) Endpoint() string { return p.tr.Endpoint() }
 
 func (p *Peer) member() discovery.Member {
 	m := discovery.Member{Name: p.cfg.name, Endpoint: p.tr.Endpoint()}
+	if sc := p.cfg.security; sc != nil {
+		m.Key = sc.Keys.Public
+	}
 	if p.cfg.advertise != "" {
 		m.Endpoint = p.cfg.advertise
 	}
@@ -351,6 +366,7 @@ func (p *Peer) Close(ctx context.Context) error {
 
 func (p *Peer) shutdown(ctx context.Context) error {
 	p.closing.Store(true)
+	p.stopSecurity()
 	if p.relayStop != nil {
 		p.relayStop() // no more from the outbox: the rest waits there
 	}

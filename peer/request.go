@@ -91,12 +91,16 @@ func (p *Peer) sendReply(req *channel.Message, slot *replySlot) bool {
 	// No deadline: a reply the requester no longer waits for still arrives,
 	// and is counted there as late.
 	reply.Kind, reply.To, reply.CorrelationID, reply.Channel = channel.Reply, req.ReplyTo, req.CorrelationID, ""
+	// Cached before it leaves: the requester may repeat the request as soon
+	// as it has the reply, and the repeat must find it. (A copy: Send may
+	// still write to the reply while a repeat reads the cache.)
+	cached := *reply
+	cached.Headers = reply.Headers.Clone()
+	p.replyCache.put(req.ReplyTo, req.ID, &cached)
 	// A reply never waits for room in the retry buffer (buffer.force).
 	if err := p.Send(p.ctx, reply); err != nil {
 		p.log.Warn("sending a reply", "to", req.ReplyTo, "correlation", req.CorrelationID, "err", err)
-		return true
 	}
-	p.replyCache.put(req.ReplyTo, req.ID, reply)
 	return true
 }
 

@@ -251,6 +251,12 @@ func (s *service) run(im *inMsg) (o outcome, err error) {
 	err = s.h(ctx, &im.msg)
 	switch {
 	case err == nil:
+		if slot != nil {
+			// Recorded as handled before the reply leaves, like the reply
+			// itself (sendReply): a repeat of the request must not run the
+			// handler again.
+			s.p.dedup.Add(s.scope, im.msg.ID)
+		}
 		if slot != nil && s.p.sendReply(&im.msg, slot) { // only a handler that succeeded answers
 			// The reply woke the connection's writer; the acknowledgement
 			// about to be recorded would wake the flusher, which the

@@ -27,6 +27,7 @@ type Stats struct {
 	BufferBytes    int    // their encoded bytes
 	Retained       int    // copies of events waiting for an absent subscriber group
 	HeldEvents     int    // events from the outbox waiting for a first subscriber (PublishTx)
+	Security       SecurityStats
 }
 
 type counters struct {
@@ -50,6 +51,6 @@ func (p *Peer) Stats() Stats {
 		FailedOver: c.failedOver.Load(), Published: c.published.Load(), Unheard: c.unheard.Load(),
 		LostBestEffort: c.lostBestEffort.Load(), Restored: c.restored.Load(), Relayed: c.relayed.Load(),
 		Kept: c.kept.Load(), InFlight: n, BufferBytes: b, Retained: p.groups.retainedCount(),
-		HeldEvents: int(c.heldEvents.Load()),
+		HeldEvents: int(c.heldEvents.Load()), Security: p.securityStats(),
 	}
 }

@@ -55,7 +55,7 @@ if [ -n "${FUZZTIME:-}" ]; then
 		internal/transport:FuzzInbound internal/transport:FuzzCheckCommand \
 		codec:FuzzMsgPackUnmarshal discovery:FuzzDecodeMeta channel:FuzzMatchTopic \
 		peer/outbox/pglogtail:FuzzParseMessage peer/outbox/pglogtail:FuzzRecord peer/outbox/pglogtail:FuzzDecodeBytea \
-		internal/curve:FuzzZ85Decode internal/curve:FuzzParseCommand internal/curve:FuzzParseMetadata \
+		internal/z85:FuzzDecode internal/z85:FuzzEncode internal/curve:FuzzParseCommand internal/curve:FuzzParseMetadata \
 		internal/curve:FuzzServerHello internal/curve:FuzzClientWelcome internal/curve:FuzzServerInitiate \
 		internal/curve:FuzzClientReady internal/curve:FuzzSessionOpen; do
 		pkg=${target%%:*} fn=${target##*:}

@@ -17,6 +17,8 @@
 //	send_alo_keyed_64B_msgs_per_s      the same with 1,000 distinct keys to a service of 64 partitions (lanes)
 //	send_be_64B_msgs_per_s             the same, best effort (no buffer, no acknowledgement)
 //	send_alo_1KiB_msgs_per_s           at least once, 1 KiB bodies
+//	send_alo_curve_{64B,1KiB}_msgs_per_s
+//	                                   send_alo_{64B,1KiB} between peers secured with CURVE (peer.WithSecurity)
 //	send_be_1KiB_msgs_per_s            best effort, 1 KiB bodies
 //	peak_heap_MiB                      the peak heap in use during a 1M-message at-least-once run, default limits
 //	raw_zmq4_pubsub3_64B_deliveries_per_s
@@ -46,6 +48,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -65,7 +68,19 @@ func main() {
 	timeout := flag.Duration("timeout", 60*time.Second, "give up on one run after this long")
 	gossipRuns := flag.Int("gossip-runs", 5, "runs of each gossip cluster measurement (median and worst are printed)")
 	pgDSN := flag.String("postgres", os.Getenv("MESHMQ_BENCH_POSTGRES"), "PostgreSQL DSN for the PostgreSQL figures (wal_level=logical for the log tail); none: skip them")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the measurements to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *runs < 1 || *scale <= 0 {
 		fmt.Fprintln(os.Stderr, "bench: -runs must be >= 1 and -scale > 0")
 		os.Exit(2)
@@ -83,6 +98,8 @@ func main() {
 		}},
 		{"send_be_64B_msgs_per_s", "msgs/s", func(ctx context.Context) (float64, error) { return rate(peerSend(ctx, 64, n(500_000), true)) }},
 		{"send_alo_1KiB_msgs_per_s", "msgs/s", func(ctx context.Context) (float64, error) { return rate(peerSend(ctx, 1024, n(200_000), false)) }},
+		{"send_alo_curve_64B_msgs_per_s", "msgs/s", func(ctx context.Context) (float64, error) { return rate(peerSendCurve(ctx, 64, n(500_000))) }},
+		{"send_alo_curve_1KiB_msgs_per_s", "msgs/s", func(ctx context.Context) (float64, error) { return rate(peerSendCurve(ctx, 1024, n(200_000))) }},
 		{"send_be_1KiB_msgs_per_s", "msgs/s", func(ctx context.Context) (float64, error) { return rate(peerSend(ctx, 1024, n(200_000), true)) }},
 		{"peak_heap_MiB", "MiB", func(ctx context.Context) (float64, error) {
 			_, peak, err := peerSend(ctx, 64, n(1_000_000), false)

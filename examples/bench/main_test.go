@@ -27,6 +27,7 @@ func TestFiguresRun(t *testing.T) {
 		{"transport_1KiB", func(ctx context.Context) (float64, error) { return transportOneWay(ctx, 1024, 5_000) }},
 		{"raw_zmq4_pubsub3", func(ctx context.Context) (float64, error) { return rawPubSub3(ctx, 64, 1000) }},
 		{"send_alo_keyed", func(ctx context.Context) (float64, error) { return rate(peerSendKeyed(ctx, 64, 5000, 100, false)) }},
+		{"send_alo_curve_1KiB", func(ctx context.Context) (float64, error) { return rate(peerSendCurve(ctx, 1024, 2000)) }},
 		{"publish_alo_3subs", func(ctx context.Context) (float64, error) { return publishFanout(ctx, 64, 2000, 3) }},
 		{"raw_zmq4_rtt", func(ctx context.Context) (float64, error) { return p50(rawRTT(ctx, 64, 10, 200)) }},
 		{"request", func(ctx context.Context) (float64, error) { return p50(peerRequests(ctx, 64, 10, 200)) }},

@@ -11,11 +11,26 @@ import (
 	"github.com/meshmq/meshmq/channel"
 	"github.com/meshmq/meshmq/discovery"
 	"github.com/meshmq/meshmq/peer"
+	"github.com/meshmq/meshmq/security"
 )
 
-// peerPair starts a receiver handling "bench" and a sender that knows it.
-func peerPair(ctx context.Context, handled *atomic.Int64) (tx, rx *peer.Peer, err error) {
-	rx, err = peer.New(ctx, peer.WithName("bench-rx"))
+// peerPair starts a receiver handling "bench" and a sender that knows it;
+// with secure, both use CURVE and admit only each other's key.
+func peerPair(ctx context.Context, handled *atomic.Int64, secure bool) (tx, rx *peer.Peer, err error) {
+	var rxOpts, txOpts []peer.Option
+	if secure {
+		var keys [2]security.KeyPair
+		for i := range keys {
+			if keys[i], err = security.GenerateKeyPair(); err != nil {
+				return nil, nil, err
+			}
+		}
+		allow := security.NewAllowlist(keys[0].Public, keys[1].Public)
+		rxOpts = append(rxOpts, peer.WithSecurity(security.Config{Keys: keys[0], Allow: allow}))
+		txOpts = append(txOpts, peer.WithSecurity(security.Config{Keys: keys[1], Allow: allow}))
+	}
+	rxView := discovery.NewStatic()
+	rx, err = peer.New(ctx, append(rxOpts, peer.WithName("bench-rx"), peer.WithDiscovery(rxView))...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -24,7 +39,12 @@ func peerPair(ctx context.Context, handled *atomic.Int64) (tx, rx *peer.Peer, er
 		return nil
 	}, peer.Concurrency(2), peer.Partitions(64))
 	if err == nil {
-		tx, err = peer.New(ctx, peer.WithName("bench-tx"), peer.WithDiscovery(discovery.NewStatic(rx.Advertisement())))
+		static := discovery.NewStatic(rx.Advertisement())
+		tx, err = peer.New(ctx, append(txOpts, peer.WithName("bench-tx"), peer.WithDiscovery(static))...)
+		if err == nil && secure {
+			// The receiver checks the sender's name against its key.
+			rxView.Add(tx.Advertisement())
+		}
 	}
 	if err != nil {
 		rx.Close(ctx)
@@ -37,19 +57,28 @@ func peerPair(ctx context.Context, handled *atomic.Int64) (tx, rx *peer.Peer, er
 // until all are handled (and, at least once, acknowledged). It also samples
 // the heap in use, returned as peakHeap.
 func peerSend(ctx context.Context, size, n int, bestEffort bool) (rate float64, peakHeap uint64, err error) {
-	return peerSendKeyed(ctx, size, n, 0, bestEffort)
+	return peerSendWith(ctx, size, n, 0, bestEffort, false)
+}
+
+// peerSendCurve is peerSend at least once between CURVE peers.
+func peerSendCurve(ctx context.Context, size, n int) (rate float64, peakHeap uint64, err error) {
+	return peerSendWith(ctx, size, n, 0, false, true)
 }
 
 // peerSendKeyed is peerSend with keys distinct keys, in turn (0: none): the
 // service is partitioned, so keyed messages go through their partitions'
 // lanes.
 func peerSendKeyed(ctx context.Context, size, n, keys int, bestEffort bool) (rate float64, peakHeap uint64, err error) {
+	return peerSendWith(ctx, size, n, keys, bestEffort, false)
+}
+
+func peerSendWith(ctx context.Context, size, n, keys int, bestEffort, secure bool) (rate float64, peakHeap uint64, err error) {
 	keyNames := make([]string, keys)
 	for i := range keyNames {
 		keyNames[i] = fmt.Sprintf("key-%d", i)
 	}
 	var handled atomic.Int64
-	tx, rx, err := peerPair(ctx, &handled)
+	tx, rx, err := peerPair(ctx, &handled, secure)
 	if err != nil {
 		return 0, 0, err
 	}

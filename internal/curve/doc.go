@@ -1,13 +1,10 @@
 // Package curve implements the cryptographic core of ZMTP CURVE security
-// (RFC 25 ZMTP-CURVE, RFC 26 CurveZMQ) as libzmq 4.3 speaks it, plus Z85 key
-// encoding (RFC 32) and zcert-style key files. It performs no network I/O
-// and starts no goroutines.
+// (RFC 25 ZMTP-CURVE, RFC 26 CurveZMQ) as libzmq 4.3 speaks it. Keys are
+// package security's (Z85 text, zcert-style key files). It performs no
+// network I/O and starts no goroutines.
 //
 // # What it provides
 //
-//   - Z85Encode / Z85Decode.
-//   - Key pairs: GenerateKeyPair, ParsePublicKey, ParseSecretKey,
-//     LoadKeyPair, LoadPublicKey, WriteKeyPair, WritePublicKey.
 //   - Client and Server: the handshake as state machines over command data.
 //     Client: Hello -> Welcome(WELCOME) -> INITIATE -> Ready(READY).
 //     Server: Hello(HELLO) -> WELCOME -> Initiate(INITIATE) -> READY or ERROR.

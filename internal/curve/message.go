@@ -1,11 +1,10 @@
 package curve
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
-
-	"golang.org/x/crypto/nacl/box"
 )
 
 // MESSAGE flags (the first byte of the encrypted payload).
@@ -20,9 +19,6 @@ var (
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("curve: session closed")
 )
-
-// maxScratch bounds the plaintext buffer a Session keeps between Seals.
-const maxScratch = 1 << 20
 
 // Session encrypts and decrypts MESSAGE command data after a completed
 // handshake. The send counter continues from the handshake (client: 3 after
@@ -39,7 +35,6 @@ type Session struct {
 	recvPrefix string
 	sendNonce  uint64 // next nonce to use; 0 once exhausted
 	recvNonce  uint64 // last accepted nonce
-	scratch    []byte
 	closed     bool
 }
 
@@ -66,15 +61,15 @@ func (s *Session) AppendSeal(dst []byte, flags byte, data []byte) ([]byte, error
 	}
 	n := s.sendNonce
 	s.sendNonce++ // wraps to 0 after the last usable nonce
-	s.scratch = append(s.scratch[:0], flags)
-	s.scratch = append(s.scratch, data...)
 	nonce := shortNonce(s.sendPrefix, n)
 	dst = binary.BigEndian.AppendUint64(dst, n)
-	dst = box.SealAfterPrecomputation(dst, s.scratch, &nonce, &s.key)
-	clear(s.scratch) // do not keep plaintext around
-	if cap(s.scratch) > maxScratch {
-		s.scratch = nil
-	}
+	// The box is built in dst: room for the tag, the plaintext, then sealed
+	// in place.
+	start := len(dst)
+	dst = append(dst, make([]byte, overhead)...)
+	dst = append(dst, flags)
+	dst = append(dst, data...)
+	sealInPlace(dst[start:], &nonce, &s.key)
 	return dst, nil
 }
 
@@ -83,6 +78,12 @@ func (s *Session) AppendSeal(dst []byte, flags byte, data []byte) ([]byte, error
 // and advances the receive counter only after the box authenticates. The
 // returned data is freshly allocated. Unknown flag bits are returned as is.
 func (s *Session) Open(data []byte) (flags byte, msg []byte, err error) {
+	return s.OpenInPlace(bytes.Clone(data))
+}
+
+// OpenInPlace is Open decrypting within data: msg is a slice of data, and
+// the ciphertext is overwritten.
+func (s *Session) OpenInPlace(data []byte) (flags byte, msg []byte, err error) {
 	if s.closed {
 		return 0, nil, ErrClosed
 	}
@@ -94,7 +95,7 @@ func (s *Session) Open(data []byte) (flags byte, msg []byte, err error) {
 		return 0, nil, fmt.Errorf("%w: got %d, last %d", ErrNonce, n, s.recvNonce)
 	}
 	nonce := shortNonce(s.recvPrefix, n)
-	pt, ok := box.OpenAfterPrecomputation(make([]byte, 0, len(data)-8-overhead), data[8:], &nonce, &s.key)
+	pt, ok := openInPlace(data[8:], &nonce, &s.key)
 	if !ok {
 		return 0, nil, fmt.Errorf("%w: MESSAGE", ErrBadBox)
 	}
@@ -106,7 +107,5 @@ func (s *Session) Open(data []byte) (flags byte, msg []byte, err error) {
 // ErrClosed. It must not run concurrently with Seal or Open.
 func (s *Session) Close() {
 	clear(s.key[:])
-	clear(s.scratch)
-	s.scratch = nil
 	s.closed = true
 }

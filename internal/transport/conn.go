@@ -296,6 +296,9 @@ func (c *Conn) exit() {
 	err := c.err
 	c.data, c.ctrl = nil, nil
 	c.mu.Unlock()
+	if c.curve != nil {
+		c.curve.wipe()
+	}
 	c.link.detach(c)
 	c.t.conns.Add(-1)
 	c.t.cfg.Handler.Down(c, err)

@@ -31,6 +31,11 @@ type CurveConfig struct {
 	// handshake has verified, before READY; a refused client gets ERROR
 	// "400". A nil Authorize refuses every client (deny by default).
 	Authorize func(clientKey curve.PublicKey, remoteAddr net.Addr) error
+	// Identify binds the name a client claims in its HELLO to the key it
+	// authenticated with: nil admits the name, an error refuses the
+	// connection with ERROR CodeUnauthorized (the dialer retries, as after
+	// any refusal). A nil Identify leaves names unchecked.
+	Identify func(name string, clientKey curve.PublicKey) error
 }
 
 // ErrCurveRefused matches the error of a CURVE handshake that the server
@@ -82,12 +87,14 @@ type curveConn struct {
 	br       *bufio.Reader // on the wire; read side only
 
 	// Read side (one reader at a time).
-	rstate  uint8
-	rhdr    [9]byte
-	rh, rb  []byte // what Read returns next: a frame header, then its body
-	sess    *curve.Session
-	peerKey curve.PublicKey
-	peerMD  curve.Metadata
+	rstate     uint8
+	rhdr       [9]byte
+	rh, rb     []byte // what Read returns next: a frame header, then its body
+	sess       *curve.Session
+	rframe     *[]byte // pooled buffer of the frame Read hands on; nil: none, or not pooled
+	heldBudget uint64  // budget held for the frame Read hands on, until the guard takes it
+	peerKey    curve.PublicKey
+	peerMD     curve.Metadata
 
 	dmu sync.Mutex
 	rdl time.Time // the read deadline set from above
@@ -134,6 +141,19 @@ func newCurveConn(raw net.Conn, cfg curveConfig) *curveConn {
 // Authorize admitted), on the client side the server key it dialed, which
 // the handshake proved the server holds.
 func (c *curveConn) PeerKey() curve.PublicKey { return c.peerKey }
+
+// wipe erases the session keys once the connection's loops have ended (or
+// its handshake failed): nothing reads or writes it any more.
+func (c *curveConn) wipe() {
+	c.fail(net.ErrClosed)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.sess != nil {
+		c.sess.Close()
+	}
+	c.recycleFrame()
+	c.releaseBudget()
+}
 
 // PeerMetadata returns the remote side's CURVE metadata once the handshake
 // has completed.
@@ -203,6 +223,7 @@ func (c *curveConn) Read(p []byte) (int, error) {
 	c.rb = c.rb[m:]
 	if len(c.rb) == 0 {
 		c.rb = nil // do not pin the plaintext
+		c.recycleFrame()
 	}
 	return n + m, nil
 }
@@ -450,8 +471,16 @@ func (c *curveConn) expect(want string) ([]byte, error) {
 	return data, nil
 }
 
-// readMessage reads one MESSAGE from the wire and queues its plaintext frame.
-func (c *curveConn) readMessage() error {
+// readMessage reads one MESSAGE from the wire, decrypts it in place and
+// queues its plaintext frame.
+//
+// Memory: a frame of up to pooledFrame bytes is read into a buffer from a
+// pool shared by all connections, returned once Read has handed the frame
+// on, so an idle connection keeps none. A larger frame is read only while
+// holding its plaintext size in the receive budget, and the guard takes over
+// that hold (takeBudget) for the plaintext frame, so the budget bounds the
+// frame from its first byte read here until zmq4 has it.
+func (c *curveConn) readMessage() (err error) {
 	flags, size, err := c.readHeader()
 	if err != nil {
 		return err
@@ -465,17 +494,16 @@ func (c *curveConn) readMessage() error {
 	if size < curveMessageOverhead {
 		return protocolErr("CURVE frame of %d bytes is too short for a MESSAGE", size)
 	}
-	if c.cfg.budget != nil && size > c.cfg.freeBelow {
-		// Hold the plaintext size: it is within maxFrame, which the
-		// budget holds, and the ciphertext is dropped before the guard
-		// takes the budget for the plaintext frame. (The plaintext
-		// waiting for the guard to take it is outside the budget: at
-		// most one frame per connection, from an authenticated peer.)
-		n := int64(size - curveMessageOverhead)
-		if err := c.cfg.budget.Acquire(c.cfg.ctx, n); err != nil {
+	if n := size - curveMessageOverhead; c.cfg.budget != nil && n > c.cfg.freeBelow {
+		if err := c.cfg.budget.Acquire(c.cfg.ctx, int64(n)); err != nil {
 			return fmt.Errorf("transport: waiting for receive memory: %w", err)
 		}
-		defer c.cfg.budget.Release(n)
+		c.heldBudget = n
+		defer func() {
+			if err != nil {
+				c.releaseBudget()
+			}
+		}()
 	}
 	if size > readBufferSize {
 		// As the guard: a large frame may take longer than the idle
@@ -489,7 +517,13 @@ func (c *curveConn) readMessage() error {
 			}
 		}
 	}
-	body := make([]byte, size)
+	var body []byte
+	if size <= pooledFrame {
+		c.rframe = framePool.Get().(*[]byte)
+		body = (*c.rframe)[:size]
+	} else {
+		body = make([]byte, size)
+	}
 	if _, err := io.ReadFull(c.br, body); err != nil {
 		return err
 	}
@@ -500,7 +534,7 @@ func (c *curveConn) readMessage() error {
 	if name != curve.CmdMessage {
 		return protocolErr("CURVE %s after the handshake, want MESSAGE", name)
 	}
-	fl, msg, err := c.sess.Open(data)
+	fl, msg, err := c.sess.OpenInPlace(data)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
@@ -516,6 +550,42 @@ func (c *curveConn) readMessage() error {
 	}
 	c.setFrame(zf, msg)
 	return nil
+}
+
+// pooledFrame is the largest MESSAGE read into a pooled buffer: a full DATA
+// batch (BatchBytes, 64 KiB by default) and its overhead.
+const pooledFrame = budgetFreeBelow + curveMessageOverhead
+
+var framePool = sync.Pool{New: func() any {
+	b := make([]byte, pooledFrame)
+	return &b
+}}
+
+// recycleFrame returns the pooled buffer of the frame Read has finished
+// with, its plaintext erased.
+func (c *curveConn) recycleFrame() {
+	if c.rframe != nil {
+		clear(*c.rframe)
+		framePool.Put(c.rframe)
+		c.rframe = nil
+	}
+}
+
+// takeBudget hands the guard the budget held for the frame it is about to
+// read, of size bytes: true if this layer held exactly that.
+func (c *curveConn) takeBudget(size uint64) bool {
+	if c.heldBudget == 0 || c.heldBudget != size {
+		return false
+	}
+	c.heldBudget = 0
+	return true
+}
+
+func (c *curveConn) releaseBudget() {
+	if c.heldBudget > 0 {
+		c.cfg.budget.Release(int64(c.heldBudget))
+		c.heldBudget = 0
+	}
 }
 
 // Write implements net.Conn for the guard and zmq4.

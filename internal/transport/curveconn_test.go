@@ -21,6 +21,7 @@ import (
 
 	"github.com/meshmq/meshmq/internal/curve"
 	"github.com/meshmq/meshmq/internal/testutil/pypeer"
+	"github.com/meshmq/meshmq/internal/wire"
 )
 
 // curveIOTimeout bounds a test connection's whole life.
@@ -589,6 +590,48 @@ func TestTransportCurveRefusals(t *testing.T) {
 			t.Fatal("a NULL peer got through to a CURVE one")
 		}
 	})
+}
+
+// A client whose key is allowed but who claims another peer's name in its
+// HELLO is refused with CodeUnauthorized; under its own name it gets in.
+func TestTransportCurveNameBinding(t *testing.T) {
+	p := newCurvePeers(t, "a", "b", "mallory")
+	bcfg := p.cfg("b", nil, "a", "mallory")
+	bcfg.Curve.Identify = func(name string, key curve.PublicKey) error {
+		if kp, ok := p.keys[name]; ok && kp.Public == key {
+			return nil
+		}
+		return errors.New("not the key advertised for " + name)
+	}
+	b := listen(t, bcfg)
+
+	// mallory holds its own allowed key and claims to be "a".
+	mcfg := p.cfg("mallory", nil)
+	mcfg.Curve.Keys = p.keys["mallory"]
+	mcfg.Name = "a"
+	m := listen(t, mcfg)
+	l, err := m.link("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refused *RefusedError
+	if err := m.dial(l, b.Endpoint()); !errors.As(err, &refused) || refused.Code != wire.CodeUnauthorized {
+		t.Fatalf("dial as a with mallory's key: %v, want a CodeUnauthorized refusal", err)
+	}
+	if b.Link("a") != nil && b.Link("a").Conn() != nil {
+		t.Fatal("b has a connection it believes is from a")
+	}
+
+	// Under its own name, mallory is admitted.
+	mcfg.Name = "mallory"
+	m2 := listen(t, mcfg)
+	l2, err := m2.link("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.dial(l2, b.Endpoint()); err != nil {
+		t.Fatalf("dial as mallory: %v", err)
+	}
 }
 
 func TestCurveConfigValidation(t *testing.T) {

@@ -27,6 +27,10 @@ var (
 	ErrReplaced = errors.New("transport: replaced by a newer connection")
 	// ErrRemoteDrained is why a connection closes after the remote side drained it.
 	ErrRemoteDrained = errors.New("transport: remote peer drained the connection")
+	// ErrUnidentified is why an accepted CURVE connection is refused when
+	// the name its HELLO claims does not belong to the key it authenticated
+	// with (CurveConfig.Identify).
+	ErrUnidentified = errors.New("transport: claimed name does not match the authenticated key")
 )
 
 // LimitError reports a frame or message over a limit; it matches ErrTooLarge.

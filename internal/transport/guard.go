@@ -225,8 +225,13 @@ func (g *guard) nextFrame() error {
 			return &LimitError{What: "frame", Size: size, Limit: g.maxFrame}
 		}
 		if size > g.freeBelow {
-			if err := g.budget.Acquire(g.ctx, int64(size)); err != nil {
-				return fmt.Errorf("transport: waiting for receive memory: %w", err)
+			// A security layer below may already hold the frame's budget
+			// (it read the frame whole to decrypt it): the guard takes it
+			// over rather than holding it twice.
+			if b, ok := g.Conn.(interface{ takeBudget(uint64) bool }); !ok || !b.takeBudget(size) {
+				if err := g.budget.Acquire(g.ctx, int64(size)); err != nil {
+					return fmt.Errorf("transport: waiting for receive memory: %w", err)
+				}
 			}
 			g.held = int64(size)
 		}

@@ -66,6 +66,9 @@ func (t *Transport) handshake(raw net.Conn, l *Link) (c *Conn, err error) {
 			raw.Close()
 			if c != nil {
 				c.cancel()
+				if c.curve != nil {
+					c.curve.wipe()
+				}
 			}
 		}
 	}()
@@ -221,6 +224,11 @@ func (t *Transport) helloIn(c *Conn) error {
 	}
 	if h.Name == t.cfg.Name {
 		return t.refuse(c, wire.CodeNameConflict, fmt.Errorf("transport: peer at %s uses our name %q", c.raw.RemoteAddr(), h.Name))
+	}
+	if cc := t.cfg.Curve; cc != nil && cc.Identify != nil {
+		if err := cc.Identify(h.Name, c.curve.PeerKey()); err != nil {
+			return t.refuse(c, wire.CodeUnauthorized, fmt.Errorf("%w: %s at %s: %w", ErrUnidentified, h.Name, c.raw.RemoteAddr(), err))
+		}
 	}
 	c.remote, c.version = *h, v
 	for {

@@ -22,23 +22,31 @@ import (
 // DEALER dialing a transport and as a ROUTER a transport dials. Both sides
 // exchange DATA both ways, including a frame over 64 KiB and an encoded
 // message (PROTOCOL.md 6) built by the other side, idle past the other's
-// heartbeat timeout on HEARTBEATs alone, and end with DRAIN.
+// heartbeat timeout on HEARTBEATs alone, and end with DRAIN. Each test runs
+// over the NULL mechanism and over ZMTP CURVE (libzmq's CURVE against the
+// transport's curveConn), sharing the test body.
 
 const (
 	pyPeerScript = "testdata/libzmq_peer.py"
 	pyEventWait  = pypeer.EventWait // for what the script does before its next line
 )
 
-// A libzmq DEALER dials the transport, which accepts as a ROUTER.
+// A libzmq DEALER dials the transport, which accepts as a ROUTER (with
+// CURVE: libzmq is the client, the transport the server that authorizes it).
 func TestLibzmqDealerDialsTransport(t *testing.T) {
+	forEachInteropSecurity(t, testLibzmqDealerDialsTransport)
+}
+
+func testLibzmqDealerDialsTransport(t *testing.T, sec interopSecurity) {
 	rec := newRecorder()
-	tr := listen(t, fast("go", rec))
+	tr := listen(t, sec.config(rec))
 	toPy := goEntries()
-	py := startPy(t, "dial", tr.Endpoint(), tr.Name(), strconv.Itoa(len(toPy)))
+	py := startPy(t, sec, "dial", tr.Endpoint(), tr.Name(), strconv.Itoa(len(toPy)))
 
 	// The script checked our HELLO as a dialer must (magic, chosen version,
 	// name) and prints it.
-	checkHelloSeenByPy(t, py.Next(t, "hello"), tr, []uint64{wire.Version})
+	hello := py.Next(t, "hello")
+	checkHelloSeenByPy(t, hello, tr, []uint64{wire.Version})
 	var c *Conn
 	waitFor(t, "the connection from the libzmq peer", func() bool {
 		rec.mu.Lock()
@@ -52,6 +60,7 @@ func TestLibzmqDealerDialsTransport(t *testing.T) {
 		t.Fatal("the libzmq peer's connection is outbound")
 	}
 	checkPyHello(t, c, "")
+	sec.checkKeys(t, c, hello, false)
 
 	exchangeWithPy(t, py, rec, c, toPy)
 
@@ -67,11 +76,16 @@ func TestLibzmqDealerDialsTransport(t *testing.T) {
 	checkOneConnection(t, rec)
 }
 
-// The transport dials a libzmq ROUTER as a DEALER.
+// The transport dials a libzmq ROUTER as a DEALER (with CURVE: libzmq is
+// the server, its ZAP handler admitting the transport's client key).
 func TestTransportDialsLibzmqRouter(t *testing.T) {
+	forEachInteropSecurity(t, testTransportDialsLibzmqRouter)
+}
+
+func testTransportDialsLibzmqRouter(t *testing.T, sec interopSecurity) {
 	rec := newRecorder()
-	tr := listen(t, fast("go", rec))
-	py := startPy(t, "listen", "tcp://127.0.0.1:*")
+	tr := listen(t, sec.config(rec))
+	py := startPy(t, sec, "listen", "tcp://127.0.0.1:*")
 	ep := py.Next(t, "endpoint").Endpoint
 
 	l, err := tr.Connect("py", ep)
@@ -87,8 +101,10 @@ func TestTransportDialsLibzmqRouter(t *testing.T) {
 	if !c.Outbound() {
 		t.Fatal("the connection to the libzmq peer is not outbound")
 	}
-	checkHelloSeenByPy(t, py.Next(t, "hello"), tr, versions)
+	hello := py.Next(t, "hello")
+	checkHelloSeenByPy(t, hello, tr, versions)
 	checkPyHello(t, c, ep)
+	sec.checkKeys(t, c, hello, true)
 
 	exchangeWithPy(t, py, rec, c, goEntries())
 
@@ -323,6 +339,7 @@ type pyEvent struct {
 	MaxFrame    uint64   `json:"max_frame"`
 	MaxMessage  uint64   `json:"max_message"`
 	HeartbeatMS uint64   `json:"heartbeat_ms"`
+	UserID      *string  `json:"user_id"` // the ZAP User-Id on the remote HELLO's frame
 
 	Stream    uint64         `json:"stream"` // "entry": one DATA entry received
 	Seq       uint64         `json:"seq"`
@@ -343,10 +360,80 @@ func (e pyEvent) EventName() string { return e.Event }
 // pyPeer is a running testdata/libzmq_peer.py.
 type pyPeer = pypeer.Peer[pyEvent]
 
-func startPy(t *testing.T, args ...string) *pyPeer {
+// startPy runs the script in mode args[0] ("dial" or "listen") with sec's
+// options.
+func startPy(t *testing.T, sec interopSecurity, args ...string) *pyPeer {
 	t.Helper()
-	pypeer.Require(t, "import zmq, msgpack", "import zmq and msgpack")
-	return pypeer.Start[pyEvent](t, pyPeerScript, args...)
+	if sec.curve == nil {
+		pypeer.Require(t, "import zmq, msgpack", "import zmq and msgpack")
+	} else {
+		pypeer.Require(t, "import zmq, msgpack, zmq.auth.thread, sys; sys.exit(0 if zmq.has('curve') else 3)",
+			"import zmq (with CURVE support) and msgpack")
+	}
+	return pypeer.Start[pyEvent](t, pyPeerScript, append(sec.pyOptions(args[0]), args...)...)
+}
+
+// interopSecurity is how the transport ("go") and the script ("py") secure
+// their connection.
+type interopSecurity struct {
+	curve *curvePeers // the keys of "go" and "py"; nil: the NULL mechanism
+}
+
+// forEachInteropSecurity runs test over NULL and over CURVE.
+func forEachInteropSecurity(t *testing.T, test func(*testing.T, interopSecurity)) {
+	t.Run("NULL", func(t *testing.T) { test(t, interopSecurity{}) })
+	t.Run("CURVE", func(t *testing.T) {
+		p := newCurvePeers(t, "go", "py")
+		test(t, interopSecurity{curve: &p})
+	})
+}
+
+// config is the transport's: with CURVE it serves with go's keys and admits
+// py's key only, and dials py at py's public key.
+func (s interopSecurity) config(h Handler) Config {
+	if s.curve == nil {
+		return fast("go", h)
+	}
+	return s.curve.cfg("go", h, "py")
+}
+
+// pyOptions are the script's options for mode: with CURVE, py's secret key
+// and the key of the other side (the server's, or the one client to admit).
+func (s interopSecurity) pyOptions(mode string) []string {
+	if s.curve == nil {
+		return nil
+	}
+	opts := []string{"--curve-secret=" + s.curve.keys["py"].Secret.Z85()}
+	if mode == "dial" {
+		return append(opts, "--curve-server="+s.curve.keys["go"].Public.String())
+	}
+	return append(opts, "--curve-allow="+s.curve.keys["go"].Public.String())
+}
+
+// checkKeys checks what each side authenticated. With CURVE the
+// transport's connection has py's key (the client key it admitted, or the
+// server key it dialed and the handshake proved); when py serves, its ZAP
+// handler admitted go's key, which libzmq attaches to our HELLO as its
+// User-Id. Over NULL there are neither.
+func (s interopSecurity) checkKeys(t *testing.T, c *Conn, hello pyEvent, pyServes bool) {
+	t.Helper()
+	key, ok := c.PeerKey()
+	if s.curve == nil {
+		if ok || hello.UserID != nil {
+			t.Errorf("NULL connection: peer key %s (%v), User-Id %q at libzmq", key, ok, strPtr(hello.UserID))
+		}
+		return
+	}
+	if want := s.curve.keys["py"].Public; !ok || key != want {
+		t.Errorf("the libzmq peer's CURVE key: %s (%v), want %s", key, ok, want)
+	}
+	want := "<none>" // libzmq's CURVE client runs no ZAP
+	if pyServes {
+		want = s.curve.keys["go"].Public.String()
+	}
+	if got := strPtr(hello.UserID); got != want {
+		t.Errorf("libzmq's User-Id on our HELLO: %s, want %s", got, want)
+	}
 }
 
 // received returns the "entry" lines the script printed so far.

@@ -120,6 +120,23 @@ func (t *Transport) Link(name string) *Link {
 	return t.links[name]
 }
 
+// Conns returns the current connection of every link.
+func (t *Transport) Conns() []*Conn {
+	t.mu.Lock()
+	links := make([]*Link, 0, len(t.links))
+	for _, l := range t.links {
+		links = append(links, l)
+	}
+	t.mu.Unlock()
+	var out []*Conn
+	for _, l := range links {
+		if c := l.Conn(); c != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func (t *Transport) link(name string) (*Link, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

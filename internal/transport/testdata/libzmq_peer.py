@@ -6,12 +6,21 @@ interop_test.go. Run it with Debian's /usr/bin/python3 (python3-zmq, python3-msg
   listen <endpoint>: a ROUTER binds (port * picks one), prints its endpoint, exchanges HELLO,
       sends its DATA and receives entries until the remote DRAIN.
 
-Stdout has one JSON object per line: "endpoint", "hello" (the remote HELLO), an "entry" per
-DATA entry received, then "done". A protocol mismatch exits 1 with a message on stderr.
+Options before the mode turn on ZMTP CURVE (keys in Z85; libzmq derives our public key):
+  dial --curve-secret=<our secret> --curve-server=<the acceptor's public key>: a CURVE client.
+  listen --curve-secret=<our secret> --curve-allow=<a client's public key>: a CURVE server whose
+      ZAP handler (pyzmq's ThreadAuthenticator) admits that one client key.
+Without them the connection uses the NULL mechanism.
+
+Stdout has one JSON object per line: "endpoint", "hello" (the remote HELLO, and the User-Id
+libzmq attached to its frame: the client's Z85 key when our ZAP handler admitted it, else
+null), an "entry" per DATA entry received, then "done". A protocol mismatch exits 1 with a
+message on stderr.
 """
 import hashlib, json, sys, time
 
 import msgpack, zmq
+from zmq.auth.thread import ThreadAuthenticator
 
 NAME, VERSION, MAGIC = "py", 1, "meshmq"
 MAX_FRAME, MAX_MESSAGE = (4 << 20) + (64 << 10), 4 << 20
@@ -46,6 +55,14 @@ class Refused(Mismatch):
 
 def emit(**fields):
     print(json.dumps(fields, default=bytes.hex), flush=True)  # int map keys become strings
+
+
+def user_id(frame):
+    """The User-Id libzmq attached to a received frame (set by a ZAP handler), or None."""
+    try:
+        return frame.get("User-Id")
+    except zmq.ZMQError:
+        return None
 
 
 def unpack(frame):
@@ -83,6 +100,7 @@ class Peer:
         self.last_sent = self.last_recv = time.monotonic()
         self.entries = self.heartbeats = 0
         self.drain, self.sent_drain = None, False
+        self.user_id = None  # of the last frame received
 
     def send(self, packet):
         frame = msgpack.packb(packet, use_bin_type=True)
@@ -94,15 +112,16 @@ class Peer:
         """The next packet's frame, or None after timeout seconds."""
         if not self.sock.poll(max(0, int(timeout * 1000))):
             return None
-        parts = self.sock.recv_multipart()
+        parts = self.sock.recv_multipart(copy=False)  # zmq.Frames: they carry the User-Id
         if self.rid is not None:
-            if parts[0] != self.rid:
+            if parts[0].bytes != self.rid:
                 raise Mismatch("a second connection reached the ROUTER")
             parts = parts[1:]
         if len(parts) != 1:
             raise Mismatch(f"{len(parts)} frames in one ZMTP message, want 1")
         self.last_recv = time.monotonic()
-        return parts[0]
+        self.user_id = user_id(parts[0])
+        return parts[0].bytes
 
     def check_hello(self, p):
         """Checks a HELLO (PROTOCOL.md 4.2), prints it and returns its fields."""
@@ -119,7 +138,8 @@ class Peer:
             self.remote_timeout = f[7] / 1000
             self.every = min(self.every, self.remote_timeout / 3)
         emit(event="hello", versions=versions, name=name, epoch=epoch, endpoint=f.get(4, ""),
-             max_frame=f.get(5, 0), max_message=f.get(6, 0), heartbeat_ms=f.get(7, 0))
+             max_frame=f.get(5, 0), max_message=f.get(6, 0), heartbeat_ms=f.get(7, 0),
+             user_id=self.user_id)
         return f
 
     def handle(self, frame):
@@ -182,15 +202,33 @@ class Peer:
         self.send([DATA, BATCHES[2]])
 
 
-def socket(ctx, kind):
+class AllowOne:
+    """A ZAP credentials provider admitting one CURVE client key (Z85)."""
+
+    def __init__(self, key):
+        self.key = key.encode()
+
+    def callback(self, domain, key):
+        return key == self.key
+
+
+def socket(ctx, kind, curve):
     s = ctx.socket(kind)
     s.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME)
     s.setsockopt(zmq.LINGER, 2000)
+    if curve:
+        secret = curve["curve-secret"].encode()
+        s.curve_secretkey = secret
+        s.curve_publickey = zmq.curve_public(secret)
+        if "curve-server" in curve:  # a client of that server key
+            s.curve_serverkey = curve["curve-server"].encode()
+        else:  # a server; the ZAP handler (see main) admits the --curve-allow key only
+            s.curve_server = True
     return s
 
 
-def dial(ctx, endpoint, remote, expect):
-    s = socket(ctx, zmq.DEALER)
+def dial(ctx, endpoint, remote, expect, curve):
+    s = socket(ctx, zmq.DEALER, curve)
     # A reconnect would be a new connection, owing a new HELLO: none within our lifetime. Not -1
     # (never): then libzmq drops unread messages when the connection ends, such as the remote
     # DRAIN that arrives just before the remote side's FIN.
@@ -213,19 +251,20 @@ def dial(ctx, endpoint, remote, expect):
     return peer
 
 
-def listen(ctx, endpoint):
-    s = socket(ctx, zmq.ROUTER)
+def listen(ctx, endpoint, curve):
+    s = socket(ctx, zmq.ROUTER, curve)
     s.setsockopt(zmq.ROUTER_MANDATORY, 1)  # fail loudly when the dialer is gone
     s.bind(endpoint)
     endpoint = s.getsockopt(zmq.LAST_ENDPOINT).decode()
     emit(event="endpoint", endpoint=endpoint)
     if not s.poll(HANDSHAKE_S * 1000):
         raise Mismatch(f"no dialer within {HANDSHAKE_S}s")
-    parts = s.recv_multipart()
+    parts = s.recv_multipart(copy=False)
     if len(parts) != 2:
         raise Mismatch(f"{len(parts) - 1} frames in the dialer's first message, want 1")
-    peer = Peer(s, parts[0])
-    f = peer.check_hello(unpack(parts[1]))
+    peer = Peer(s, parts[0].bytes)
+    peer.user_id = user_id(parts[1])
+    f = peer.check_hello(unpack(parts[1].bytes))
     if VERSION not in f[1]:
         peer.send([ERROR, 1, f"we speak [{VERSION}]"])
         raise Refused(f"the dialer speaks versions {f[1]}, we speak [{VERSION}]")
@@ -239,15 +278,42 @@ def listen(ctx, endpoint):
     return peer
 
 
+CURVE_OPTIONS = {"dial": {"curve-secret", "curve-server"}, "listen": {"curve-secret", "curve-allow"}}
+
+
+def options(argv):
+    """Splits the leading --name=value options off argv: (options, the rest), or None."""
+    opts = {}
+    while argv and argv[0].startswith("--"):
+        name, eq, value = argv[0][2:].partition("=")
+        if not eq or not value or name in opts:
+            return None
+        opts[name], argv = value, argv[1:]
+    if opts and (not argv or set(opts) != CURVE_OPTIONS.get(argv[0])):
+        return None  # CURVE needs all of its mode's options, and no others
+    return opts, argv
+
+
 def main(argv):
+    parsed = options(argv)
+    if parsed is None:
+        print(__doc__, file=sys.stderr)
+        return 2
+    curve, argv = parsed
     ctx = zmq.Context()
+    auth = None
     try:
         if len(argv) in (3, 4) and argv[0] == "dial":
-            peer = dial(ctx, argv[1], argv[2], int(argv[3]) if len(argv) == 4 else 5)
+            peer = dial(ctx, argv[1], argv[2], int(argv[3]) if len(argv) == 4 else 5, curve)
         elif len(argv) == 2 and argv[0] == "listen":
-            peer = listen(ctx, argv[1])
+            if curve:  # before the socket exists: libzmq asks ZAP from the first handshake on
+                auth = ThreadAuthenticator(ctx)
+                auth.start()
+                auth.configure_curve_callback("*", AllowOne(curve["curve-allow"]))
+            peer = listen(ctx, argv[1], curve)
         else:
             print(__doc__, file=sys.stderr)
+            ctx.destroy(linger=0)
             return 2
     except Mismatch as e:
         print(f"libzmq_peer: protocol mismatch: {e}", file=sys.stderr)
@@ -256,11 +322,15 @@ def main(argv):
                 Peer.current.send([ERROR, 3, str(e)])
             except zmq.ZMQError:
                 pass
-        ctx.destroy(linger=500)
-        return 1
-    emit(event="done", heartbeats=peer.heartbeats, drain=peer.drain)
-    ctx.destroy(linger=2000)
-    return 0
+        status, linger = 1, 500
+    else:
+        emit(event="done", heartbeats=peer.heartbeats, drain=peer.drain)
+        status, linger = 0, 2000
+    finally:
+        if auth is not None:  # its thread would keep the process alive
+            auth.stop()
+    ctx.destroy(linger=linger)
+    return status
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-package curve
+package z85
 
 import (
 	"bytes"
@@ -6,82 +6,82 @@ import (
 	"testing"
 )
 
-func TestZ85Vector(t *testing.T) {
+func TestVector(t *testing.T) {
 	raw := []byte{0x86, 0x4F, 0xD2, 0x6F, 0xB5, 0x59, 0xF7, 0x5B}
-	s, err := Z85Encode(raw)
+	s, err := Encode(raw)
 	if err != nil || s != "HelloWorld" {
-		t.Fatalf("Z85Encode = %q, %v; want HelloWorld", s, err)
+		t.Fatalf("Encode = %q, %v; want HelloWorld", s, err)
 	}
-	b, err := Z85Decode("HelloWorld")
+	b, err := Decode("HelloWorld")
 	if err != nil || !bytes.Equal(b, raw) {
-		t.Fatalf("Z85Decode = %x, %v; want %x", b, err, raw)
+		t.Fatalf("Decode = %x, %v; want %x", b, err, raw)
 	}
 }
 
-func TestZ85KeyRoundTrip(t *testing.T) {
+func TestKeyRoundTrip(t *testing.T) {
 	var key [32]byte
 	for i := range key {
 		key[i] = byte(i*7 + 3)
 	}
-	s, err := Z85Encode(key[:])
+	s, err := Encode(key[:])
 	if err != nil || len(s) != 40 {
-		t.Fatalf("Z85Encode: %q, %v", s, err)
+		t.Fatalf("Encode: %q, %v", s, err)
 	}
-	b, err := Z85Decode(s)
+	b, err := Decode(s)
 	if err != nil || !bytes.Equal(b, key[:]) {
 		t.Fatalf("round trip: %x, %v", b, err)
 	}
 	// Extremes.
 	for _, in := range [][]byte{{0, 0, 0, 0}, {0xff, 0xff, 0xff, 0xff}, {}} {
-		s, err := Z85Encode(in)
+		s, err := Encode(in)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := Z85Decode(s)
+		out, err := Decode(s)
 		if err != nil || !bytes.Equal(out, in) {
 			t.Fatalf("%x -> %q -> %x, %v", in, s, out, err)
 		}
 	}
 }
 
-func TestZ85Errors(t *testing.T) {
-	if _, err := Z85Encode([]byte{1, 2, 3}); !errors.Is(err, ErrZ85) {
+func TestErrors(t *testing.T) {
+	if _, err := Encode([]byte{1, 2, 3}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Encode 3 bytes: %v", err)
 	}
 	for _, s := range []string{"Hell", "HelloWorl", "Hello Worl", "Hell\"", "Hell\x00", "Hell\xff", "%%%%%", "#####"} {
-		if _, err := Z85Decode(s); !errors.Is(err, ErrZ85) {
-			t.Errorf("Decode(%q): err = %v, want ErrZ85", s, err)
+		if _, err := Decode(s); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Decode(%q): err = %v, want ErrInvalid", s, err)
 		}
 	}
 }
 
-func FuzzZ85Decode(f *testing.F) {
+func FuzzDecode(f *testing.F) {
 	for _, s := range []string{"HelloWorld", "", "00000", "%nSc0", "%nSc1", "#####", "Hell", "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		b, err := Z85Decode(s)
+		b, err := Decode(s)
 		if err != nil {
 			return
 		}
-		back, err := Z85Encode(b)
+		back, err := Encode(b)
 		if err != nil || back != s {
 			t.Fatalf("Decode(%q) = %x, re-encoded %q, %v", s, b, back, err)
 		}
 	})
 }
 
-func FuzzZ85Encode(f *testing.F) {
+func FuzzEncode(f *testing.F) {
 	f.Add([]byte{0x86, 0x4F, 0xD2, 0x6F, 0xB5, 0x59, 0xF7, 0x5B})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s, err := Z85Encode(b)
+		s, err := Encode(b)
 		if err != nil {
 			if len(b)%4 == 0 {
 				t.Fatal(err)
 			}
 			return
 		}
-		back, err := Z85Decode(s)
+		back, err := Decode(s)
 		if err != nil || !bytes.Equal(back, b) {
 			t.Fatalf("%x -> %q -> %x, %v", b, s, back, err)
 		}

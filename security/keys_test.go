@@ -1,4 +1,4 @@
-package curve
+package security
 
 import (
 	"errors"
