@@ -43,9 +43,11 @@ type Message struct {
 	// Time is when the message was created.
 	Time time.Time
 
-	// From is the authenticated name of the peer that sent this delivery.
-	// The receiving peer sets it from the connection; a value claimed on
-	// the wire is never trusted.
+	// From is the name of the peer that sent this delivery. The receiving
+	// peer sets it from the connection; a value claimed on the wire is never
+	// trusted. With peer.WithSecurity the name is authenticated: bound to
+	// the CURVE key the sender proved it holds. Without it, it is the name
+	// the sender gave when it connected.
 	From string
 	// Attempt counts deliveries of this message: 1 for the first.
 	Attempt int

@@ -106,4 +106,16 @@
 // publisher by default, or WithRelay, e.g. a PostgreSQL log tail), at least
 // once. Exactly-once effects need an idempotent consumer
 // (outbox.Idempotent), whose claim commits with the handler's own changes.
+//
+// Security. With WithSecurity every data connection is ZMTP CURVE
+// (libzmq-compatible): encrypted, and authenticated both ways. A peer admits
+// a client, and dials a member, only if its key is in the allowlist (deny by
+// default); changes to the allowlist apply at once, closing the connections
+// of revoked keys. Members advertise their public key through discovery; a
+// dialer pins it, and an acceptor refuses a client whose claimed name
+// advertises another key, so a received message's From is the authenticated
+// sender. The same profile's gossip keys encrypt the gossip the peer starts.
+// A peer without it, or with an open allowlist or unencrypted gossip, logs a
+// warning once and lists the gaps in Stats.Security. SECURITY.md states the
+// threat model.
 package peer

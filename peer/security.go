@@ -38,7 +38,7 @@ type SecurityStats struct {
 	GossipEncrypted bool     // discovery gossip is encrypted and authenticated
 	Insecure        []string // what is not secured; empty when nothing is
 	Refused         uint64   // connections refused: key not in the allowlist (either side)
-	Unidentified    uint64   // connections refused: the claimed name does not belong to the key
+	Unidentified    uint64   // connections refused: the claimed name advertises another key (a name not known yet is refused too, uncounted: the dialer retries)
 }
 
 type securityState struct {
@@ -174,12 +174,13 @@ func (p *Peer) identify(name string, k security.PublicKey) error {
 	if ok && want == k {
 		return nil
 	}
-	p.sec.unidentified.Add(1)
 	if !ok {
-		// Usually a member not in our view yet: it dials again.
+		// Usually a member not in our view yet: it dials again. Not
+		// counted, so that Unidentified stays a sign of impersonation.
 		p.log.Debug("refused a connection: no key known for its name yet", "name", name, "key", k)
 		return fmt.Errorf("no key known for %q", name)
 	}
+	p.sec.unidentified.Add(1)
 	p.logRefusal("refused a connection: its name belongs to another key", "name", name, "key", k, "advertised", want)
 	return fmt.Errorf("%q advertises another key", name)
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/meshmq/meshmq/channel"
 	"github.com/meshmq/meshmq/discovery"
+	"github.com/meshmq/meshmq/examples/internal/cli"
 	"github.com/meshmq/meshmq/peer"
 )
 
@@ -85,20 +86,31 @@ func run(ctx context.Context, in io.Reader, out io.Writer, cfg config) error {
 	if err := checkRoom(cfg.room); err != nil {
 		return err
 	}
-	c := &chat{con: &console{w: out}, name: cfg.name}
-	// Our own Gossip rather than peer.WithGossip: we print its address.
-	g, err := discovery.NewGossip(discovery.GossipConfig{Bind: cfg.gossip, Seeds: cfg.join, Cluster: cfg.cluster, Profile: discovery.ProfileFast})
+	// The key files are read here, not in parseArgs: a missing or too open
+	// file is not a mistake the usage text helps with.
+	sec, err := cfg.security.Load()
 	if err != nil {
 		return err
 	}
-	c.p, err = peer.New(ctx, peer.WithName(peerName(cfg.name)), peer.WithListen(cfg.listen), peer.WithDiscovery(g),
+	secOpts, err := sec.PeerOptions(discovery.GossipConfig{Bind: cfg.gossip, Seeds: cfg.join, Cluster: cfg.cluster, Profile: discovery.ProfileFast})
+	if err != nil {
+		return err
+	}
+	c := &chat{con: &console{w: out}, name: cfg.name}
+	c.p, err = peer.New(ctx, append([]peer.Option{peer.WithName(peerName(cfg.name)), peer.WithListen(cfg.listen),
 		// Match the data connections to fast gossip, as examples/cluster does.
 		peer.WithHeartbeat(100*time.Millisecond, time.Second), peer.WithReconnect(10*time.Millisecond, 500*time.Millisecond),
-		peer.WithDeadLetter(c.deadLetter))
+		peer.WithDeadLetter(c.deadLetter)}, secOpts...)...)
 	if err != nil {
 		return err
 	}
+	// The gossip the peer built: the others -join its address.
+	g, ok := c.p.Discovery().(*discovery.Gossip)
+	if !ok {
+		return errors.Join(fmt.Errorf("discovery is %T, want *discovery.Gossip", c.p.Discovery()), c.close())
+	}
 	c.con.printf("* you are %s; others join with -join %s", cfg.name, g.Addr())
+	c.con.printf("* %s", sec.Describe(c.p.Stats().Security))
 	if err := c.enter(ctx, cfg.room); err != nil {
 		return errors.Join(err, c.close())
 	}
@@ -269,16 +281,20 @@ func (c *chat) handle(_ context.Context, m *channel.Message) error {
 	return nil
 }
 
-// watchPresence prints the peers joining and leaving the room until ctx
-// ends.
+// watchPresence prints the peers joining and leaving the room, and the
+// connections refused (keys not in the allowlist), until ctx ends.
 func (c *chat) watchPresence(ctx context.Context) {
 	t := time.NewTicker(presenceEvery)
 	defer t.Stop()
+	var refusals cli.Refusals
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if line, ok := refusals.Check(c.p.Stats().Security, time.Now()); ok {
+			c.con.printf("* %s", line)
 		}
 		c.mu.Lock()
 		now := c.inRoom(c.room)

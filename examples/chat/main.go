@@ -19,10 +19,25 @@
 // Lines starting with "*" are the chat's own notices: who joins and leaves
 // the room, and lines nobody heard.
 //
+// Secured, with the keys examples/keygen writes, every connection between
+// chats is CURVE-encrypted and authenticated, gossip is encrypted, and only
+// the peers whose keys are in -allow take part:
+//
+//	go run ./examples/keygen -dir keys alice bob
+//	go run ./examples/chat -name alice -gossip 127.0.0.1:7946 \
+//		-curve-key keys/alice.key_secret -allow keys/allowed -gossip-key keys/gossip.key
+//	go run ./examples/chat -name bob -join 127.0.0.1:7946 \
+//		-curve-key keys/bob.key_secret -allow keys/allowed -gossip-key keys/gossip.key
+//
+// Each chat says at the start whether it is secured, and when it refuses a
+// peer whose key is not allowed.
+//
 // Flags: -name (default: the user name), -room (default lobby), -listen
 // (data endpoint, default tcp://127.0.0.1:0), -gossip (gossip bind address,
 // default 127.0.0.1:0), -join (comma-separated gossip addresses of peers
-// already in the cluster).
+// already in the cluster), -cluster, -curve-key FILE (this peer's secret
+// key file), -allow PATHS (the public keys admitted; required with
+// -curve-key), -gossip-key FILE (the gossip key file).
 package main
 
 import (
@@ -48,6 +63,10 @@ type config struct {
 	gossip  string   // gossip bind address
 	join    []string // gossip addresses of peers to join
 	cluster string   // gossip cluster name: chats of other clusters are ignored
+
+	// security holds -curve-key, -allow and -gossip-key; run loads the
+	// files they name.
+	security cli.SecurityFlags
 }
 
 func main() {
@@ -79,6 +98,11 @@ terminals with the gossip address it prints:
 
 Type to talk; /join ROOM, /who and /quit are commands.
 
+Secured, with the keys of examples/keygen (go run ./examples/keygen -dir keys alice bob):
+
+  go run ./examples/chat -name alice -gossip 127.0.0.1:7946 -curve-key keys/alice.key_secret -allow keys/allowed -gossip-key keys/gossip.key
+  go run ./examples/chat -name bob -join 127.0.0.1:7946 -curve-key keys/bob.key_secret -allow keys/allowed -gossip-key keys/gossip.key
+
 Flags:
 `
 
@@ -99,6 +123,7 @@ func parseArgs(args []string, errOut io.Writer) (config, error) {
 	fs.StringVar(&c.gossip, "gossip", "127.0.0.1:0", "gossip bind address, host:port (port 0: any free port)")
 	fs.StringVar(&join, "join", "", "comma-separated gossip addresses of peers to join (none: start a new cluster)")
 	fs.StringVar(&c.cluster, "cluster", "", "cluster name: peers of other clusters on the same network are ignored")
+	c.security.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -128,6 +153,9 @@ func parseArgs(args []string, errOut io.Writer) (config, error) {
 			return fail("-join %q: want comma-separated host:port gossip addresses", part)
 		}
 		c.join = append(c.join, part)
+	}
+	if err := c.security.Check(); err != nil {
+		return fail("%v", err)
 	}
 	return c, nil
 }

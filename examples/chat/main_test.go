@@ -6,6 +6,8 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/meshmq/meshmq/internal/testutil"
+	"github.com/meshmq/meshmq/security"
 	"go.uber.org/goleak"
 )
 
@@ -133,6 +136,141 @@ func TestChat(t *testing.T) {
 	}
 }
 
+// A secured chat: alice and bob, whose keys are in keys/allowed, talk over
+// CURVE with encrypted gossip; eve has the gossip key but a key no one
+// allows: alice and bob refuse her, never list her, and she hears nothing.
+func TestSecuredChat(t *testing.T) {
+	dir := t.TempDir()
+	keys := writeKeys(t, dir, "alice", "bob")
+	eveKeys := writeKeys(t, filepath.Join(dir, "eve"), "eve")
+	alice := startChatArgs(t, "alice", "-curve-key", keys.secret["alice"], "-allow", keys.allowed, "-gossip-key", keys.gossip)
+	var seed string
+	testutil.WaitFor(t, "alice's gossip address", func() bool {
+		seed = alice.find(regexp.MustCompile(`-join (\S+)`))
+		return seed != ""
+	}, alice.dump)
+	// eve admits alice, bob and herself: only the others' allowlists keep
+	// her out.
+	eve := startChatArgs(t, "eve", "-join", seed, "-curve-key", eveKeys.secret["eve"],
+		"-allow", keys.allowed+","+eveKeys.allowed, "-gossip-key", keys.gossip)
+	bob := startChatArgs(t, "bob", "-join", seed, "-curve-key", keys.secret["bob"], "-allow", keys.allowed, "-gossip-key", keys.gossip)
+	all := []*client{alice, bob, eve}
+	dump := func() {
+		for _, c := range all {
+			c.dump()
+		}
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		testutil.WaitFor(t, what, cond, dump)
+	}
+
+	waitFor("alice and bob together in #lobby, both refusing eve", func() bool {
+		return alice.inRoomWith("lobby", "bob") && bob.inRoomWith("lobby", "alice") &&
+			alice.has("* security: refused ") && bob.has("* security: refused ")
+	})
+	alice.say(t, "for bob only")
+	waitFor("alice's line at bob", func() bool { return bob.has("[lobby] alice: for bob only") })
+	alice.say(t, "/who")
+	waitFor("alice's /who", func() bool { return alice.has("* 2 in the cluster:") && alice.has("*   bob in #lobby") })
+
+	for _, c := range all {
+		c.say(t, "/quit")
+		if err := c.wait(t); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+	}
+	for _, c := range []struct {
+		c    *client
+		want string
+	}{
+		{alice, "* secured: CURVE key " + keys.public["alice"] + ", 2 allowed keys, gossip encrypted"},
+		{bob, "* secured: CURVE key " + keys.public["bob"] + ", 2 allowed keys, gossip encrypted"},
+		{eve, "* secured: CURVE key " + eveKeys.public["eve"] + ", 3 allowed keys, gossip encrypted"},
+		{eve, "* in #lobby: nobody else yet"},
+	} {
+		if !c.c.has(c.want) {
+			t.Errorf("%s printed no %q", c.c.name, c.want)
+		}
+	}
+	if eve.has("[lobby]") || eve.has("joined #lobby") {
+		t.Errorf("eve heard or saw someone")
+	}
+	for _, c := range []*client{alice, bob} {
+		if c.has("* eve joined") || c.has("*   eve ") {
+			t.Errorf("%s saw eve", c.name)
+		}
+	}
+	if t.Failed() {
+		dump()
+	}
+}
+
+// testKeys are the files examples/keygen writes, in the same layout.
+type testKeys struct {
+	allowed, gossip string
+	secret          map[string]string // chat name: secret key file
+	public          map[string]string // chat name: public key, Z85
+}
+
+func writeKeys(t *testing.T, dir string, names ...string) *testKeys {
+	t.Helper()
+	k := &testKeys{allowed: filepath.Join(dir, "allowed"), gossip: filepath.Join(dir, "gossip.key"),
+		secret: map[string]string{}, public: map[string]string{}}
+	if err := os.MkdirAll(k.allowed, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		kp, err := security.GenerateKeyPair()
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.secret[name] = filepath.Join(dir, name+".key_secret")
+		k.public[name] = kp.Public.String()
+		if err := security.WriteKeyPair(k.secret[name], kp); err != nil {
+			t.Fatal(err)
+		}
+		if err := security.WritePublicKey(filepath.Join(k.allowed, name+".key"), kp.Public); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gk, err := security.GenerateGossipKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := security.WriteGossipKey(k.gossip, gk); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// An unsecured chat says so.
+func TestNotSecuredNotice(t *testing.T) {
+	c := startChat(t, "solo")
+	testutil.WaitFor(t, "the security notice", func() bool { return c.has("* not secured: ") }, c.dump)
+	c.say(t, "/quit")
+	if err := c.wait(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Key files are read by run: their problems are its errors.
+func TestKeyFileErrors(t *testing.T) {
+	k := writeKeys(t, t.TempDir(), "a")
+	if err := os.Chmod(k.secret["a"], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var errOut bytes.Buffer
+	cfg, err := parseArgs([]string{"-name", "a", "-curve-key", k.secret["a"], "-allow", k.allowed}, &errOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = run(context.Background(), strings.NewReader(""), io.Discard, cfg)
+	if err == nil || !strings.Contains(err.Error(), "-curve-key: ") || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("a world-readable key file: %v", err)
+	}
+}
+
 func TestParseArgs(t *testing.T) {
 	var errOut bytes.Buffer
 	cfg, err := parseArgs([]string{"-name", "dora", "-join", "127.0.0.1:7946, 127.0.0.1:7947"}, &errOut)
@@ -151,11 +289,17 @@ func TestParseArgs(t *testing.T) {
 	for _, args := range [][]string{
 		{"-room", "a.b"}, {"-room", "*"}, {"-name", "two words"}, {"-listen", "127.0.0.1:1"},
 		{"-gossip", "nowhere"}, {"-join", "127.0.0.1"}, {"stray"},
+		{"-curve-key", "a.key_secret"}, {"-allow", "keys/allowed"},
 	} {
 		errOut.Reset()
 		if _, err := parseArgs(args, &errOut); err == nil || !strings.Contains(errOut.String(), "Usage:") {
 			t.Errorf("%q: err %v, output %q", args, err, errOut.String())
 		}
+	}
+	errOut.Reset()
+	if _, err := parseArgs([]string{"-curve-key", "a.key_secret"}, &errOut); err == nil ||
+		!strings.Contains(errOut.String(), "-curve-key needs -allow") {
+		t.Errorf("-curve-key without -allow: %v, %q", err, errOut.String())
 	}
 	if _, err := parseArgs([]string{"-h"}, &errOut); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("-h: %v", err)
@@ -187,10 +331,26 @@ type client struct {
 }
 
 func startChat(t *testing.T, name string, join ...string) *client {
+	cfg := config{name: name, room: "lobby", listen: "tcp://127.0.0.1:0", gossip: "127.0.0.1:0", join: join}
+	return startChatConfig(t, cfg)
+}
+
+// startChatArgs starts a chat with a command line (and the test's cluster).
+func startChatArgs(t *testing.T, name string, args ...string) *client {
+	t.Helper()
+	var errOut bytes.Buffer
+	cfg, err := parseArgs(append([]string{"-name", name}, args...), &errOut)
+	if err != nil {
+		t.Fatalf("%q: %v\n%s", args, err, errOut.String())
+	}
+	return startChatConfig(t, cfg)
+}
+
+func startChatConfig(t *testing.T, cfg config) *client {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	c := &client{t: t, name: name, in: pw, cancel: cancel, done: make(chan error, 1)}
-	cfg := config{name: name, room: "lobby", listen: "tcp://127.0.0.1:0", gossip: "127.0.0.1:0", join: join, cluster: testutil.Cluster(t)}
+	c := &client{t: t, name: cfg.name, in: pw, cancel: cancel, done: make(chan error, 1)}
+	cfg.cluster = testutil.Cluster(t)
 	go func() { c.done <- run(ctx, pr, c, cfg) }()
 	// A test that fails early still ends its runs and their input readers,
 	// so that goleak sees no leak.

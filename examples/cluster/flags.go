@@ -23,9 +23,13 @@ type options struct {
 	rate    float64 // messages per second
 	count   int     // stop sending after this many; 0: never
 	profile discovery.Profile
-	key     []byte // nil: gossip in the clear
+	key     []byte // -key; nil: none (see security)
 	cluster string // gossip cluster name
 	verbose bool
+
+	// security holds -curve-key, -allow and -gossip-key; run loads the
+	// files they name.
+	security cli.SecurityFlags
 }
 
 // usageError is a mistake on the command line (or -h): main prints usage,
@@ -47,6 +51,14 @@ Start several, one per terminal; the first needs no -join, the others join it:
   go run ./examples/cluster -name a -listen tcp://127.0.0.1:7001 -gossip 127.0.0.1:7946 -serve orders
   go run ./examples/cluster -name b -listen tcp://127.0.0.1:7002 -gossip 127.0.0.1:7947 -join 127.0.0.1:7946 -serve orders
   go run ./examples/cluster -name c -listen tcp://127.0.0.1:7003 -gossip 127.0.0.1:7948 -join 127.0.0.1:7946 -send orders -rate 20
+
+Secured: CURVE on every data connection, admitting only the keys in -allow,
+and encrypted gossip. examples/keygen writes the keys and prints these:
+
+  go run ./examples/keygen -dir keys a b c
+  go run ./examples/cluster -name a -listen tcp://127.0.0.1:7001 -gossip 127.0.0.1:7946 -serve orders -curve-key keys/a.key_secret -allow keys/allowed -gossip-key keys/gossip.key
+  go run ./examples/cluster -name b -listen tcp://127.0.0.1:7002 -gossip 127.0.0.1:7947 -join 127.0.0.1:7946 -serve orders -curve-key keys/b.key_secret -allow keys/allowed -gossip-key keys/gossip.key
+  go run ./examples/cluster -name c -listen tcp://127.0.0.1:7003 -gossip 127.0.0.1:7948 -join 127.0.0.1:7946 -send orders -rate 20 -curve-key keys/c.key_secret -allow keys/allowed -gossip-key keys/gossip.key
 
 Flags:
 `
@@ -72,7 +84,8 @@ func parseArgs(args []string) (*options, error) {
 	fs.IntVar(&o.count, "count", 0, "stop sending after this many messages (0: no limit)")
 	fs.StringVar(&profile, "profile", "fast", "timings: fast (single host: a crash is noticed in about 0.5 s) or lan (memberlist's defaults: 5-8 s)")
 	fs.StringVar(&o.cluster, "cluster", "", "cluster name: peers of other clusters on the same network are ignored")
-	fs.StringVar(&key, "key", "", "hex AES key of 16, 24 or 32 bytes that encrypts gossip; every peer needs the same one")
+	fs.StringVar(&key, "key", "", "hex AES key of 16, 24 or 32 bytes that encrypts gossip; every peer needs the same one (or use -gossip-key, not both)")
+	o.security.Register(fs)
 	fs.BoolVar(&o.verbose, "v", false, "debug logs from the peer, discovery and memberlist")
 
 	if err := fs.Parse(args); err != nil {
@@ -136,6 +149,12 @@ func parseArgs(args []string) (*options, error) {
 			return nil, fail("-key: %d bytes long; AES needs 16, 24 or 32 (32, 48 or 64 hex digits)", n)
 		}
 		o.key = k
+	}
+	if key != "" && o.security.GossipKeyFile() != "" {
+		return nil, fail("-key and -gossip-key both set the gossip key: give one (-gossip-key reads it from a file, such as keys/gossip.key from examples/keygen)")
+	}
+	if err := o.security.Check(); err != nil {
+		return nil, fail("%v", err)
 	}
 	return o, nil
 }

@@ -88,12 +88,17 @@ func statusLine(st peer.Stats) string {
 
 // watchMembers prints members joining, changing and leaving. The peer has
 // no membership events for its user, so it polls p.Members() and diffs.
-// A member that left and one that failed look the same from here.
+// A member that left and one that failed look the same from here. It also
+// prints the connections the peer refused (keys not in its allowlist).
 func watchMembers(ctx context.Context, p *peer.Peer, con *cli.Console) {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	known := map[string]discovery.Member{}
+	var refusals cli.Refusals
 	for {
+		if line, ok := refusals.Check(p.Stats().Security, time.Now()); ok {
+			con.Printf("%s", line)
+		}
 		now := map[string]discovery.Member{}
 		for _, m := range p.Members() {
 			now[m.Name] = m

@@ -18,8 +18,32 @@
 // gossip declares it failed, c resends to the other what it had not
 // acknowledged.
 //
+// Secured, with the keys examples/keygen writes (it prints these commands):
+// every data connection is ZMTP CURVE, encrypted and authenticated both
+// ways, and a peer admits, and dials, only the peers whose public keys are
+// in its -allow list; gossip is encrypted with the gossip key.
+//
+//	go run ./examples/keygen -dir keys a b c
+//	go run ./examples/cluster -name a -listen tcp://127.0.0.1:7001 -gossip 127.0.0.1:7946 -serve orders \
+//		-curve-key keys/a.key_secret -allow keys/allowed -gossip-key keys/gossip.key
+//	go run ./examples/cluster -name b -listen tcp://127.0.0.1:7002 -gossip 127.0.0.1:7947 -join 127.0.0.1:7946 -serve orders \
+//		-curve-key keys/b.key_secret -allow keys/allowed -gossip-key keys/gossip.key
+//	go run ./examples/cluster -name c -listen tcp://127.0.0.1:7003 -gossip 127.0.0.1:7948 -join 127.0.0.1:7946 -send orders -rate 20 \
+//		-curve-key keys/c.key_secret -allow keys/allowed -gossip-key keys/gossip.key
+//
+// Each peer prints one line saying how it is secured ("secured: CURVE key
+// ..., 3 allowed keys, gossip encrypted") or what is not ("not secured:
+// ..."), and a line when it refuses connections, or to dial, for keys not
+// in its allowlist. A peer started with a key that is not in the others'
+// allowlists joins the gossip if it has the gossip key, but no peer
+// connects to it or accepts its connections: it is never listed as a
+// member, and gets none of the stream.
+//
 // Flags: -name (required), -listen, -gossip, -join, -serve, -send, -rate,
-// -count, -profile fast|lan, -key (hex AES key for gossip), -v (debug logs).
+// -count, -profile fast|lan, -cluster, -key (hex AES key for gossip),
+// -curve-key FILE (this peer's secret key file), -allow PATHS (public key
+// files and directories; required with -curve-key), -gossip-key FILE (not
+// with -key), -v (debug logs).
 // Ctrl-C or SIGTERM closes the peer gracefully, waiting up to 10 s for what
 // it sent to be acknowledged; a second Ctrl-C quits at once.
 package main
@@ -73,23 +97,30 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The files -curve-key, -allow and -gossip-key name are read here, not
+	// in parseArgs: a missing or too open key file is not a mistake the
+	// usage text helps with, so it is an error of its own (exit status 1).
+	sec, err := o.security.Load()
+	if err != nil {
+		return err
+	}
 	con := cli.NewConsole(out)
 	logger := cli.Logger(con, o.verbose)
 
-	// Our own Gossip rather than peer.WithGossip: the peer does not expose
-	// the one it builds, and we print its address for the others to -join.
 	gc := discovery.GossipConfig{Bind: o.gossip, Seeds: o.join, Cluster: o.cluster, Profile: o.profile, Logger: logger}
 	if o.key != nil {
 		gc.Keys = [][]byte{o.key}
 	}
-	g, err := discovery.NewGossip(gc)
+	// peer.WithGossip, and with -curve-key one security.Config through
+	// peer.WithSecurity: CURVE keys, allowlist and gossip key together.
+	secOpts, err := sec.PeerOptions(gc)
 	if err != nil {
 		return err
 	}
-	opts := []peer.Option{
-		peer.WithName(o.name), peer.WithListen(o.listen), peer.WithDiscovery(g),
+	opts := append([]peer.Option{
+		peer.WithName(o.name), peer.WithListen(o.listen),
 		peer.WithLogger(logger), peer.WithDeadLetter(printDeadLetters(con)),
-	}
+	}, secOpts...)
 	if o.profile == discovery.ProfileFast {
 		// Match the data connections to fast gossip: a silent peer is cut
 		// off within a second, a returning one redialed at once.
@@ -100,7 +131,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The gossip the peer built for WithGossip: its address is the one the
+	// others -join.
+	g, ok := p.Discovery().(*discovery.Gossip)
+	if !ok {
+		return errors.Join(fmt.Errorf("discovery is %T, want *discovery.Gossip", p.Discovery()), closePeer(p, con))
+	}
 	con.Printf("peer %s: data %s, gossip %s", o.name, p.Endpoint(), g.Addr())
+	con.Printf("%s", sec.Describe(p.Stats().Security))
 
 	for _, s := range o.serve {
 		if err := p.Handle(s, handler(con, s)); err != nil {
@@ -119,7 +157,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(o.join) > 0 {
 		con.Printf("joining %s", strings.Join(o.join, ", "))
 		select {
-		case <-g.Ready():
+		case <-p.Ready():
 			con.Printf("joined the cluster")
 		case <-ctx.Done():
 		}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -17,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/meshmq/meshmq/internal/testutil"
+	"github.com/meshmq/meshmq/security"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -30,19 +33,49 @@ const deadline = 60 * time.Second
 // mid-stream (Ctrl-C) and the rest goes to a. Every message is handled
 // exactly once across a and b, and every peer prints the membership changes.
 func TestThreePeers(t *testing.T) {
-	const n = 2000
 	key := "000102030405060708090a0b0c0d0e0f" // gossip encrypted end to end
+	threePeers(t, func(name string) []string { return []string{"-key", key} })
+}
+
+// The same session secured as examples/keygen prints it: CURVE on every
+// data connection, admitting the keys of keys/allowed, and the gossip key
+// from a file.
+func TestThreePeersSecured(t *testing.T) {
+	keys := writeKeys(t, t.TempDir(), "a", "b", "c")
+	out := threePeers(t, keys.flags)
+	rec, peers := out.rec, out.peers
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, po := range peers {
+		want := fmt.Sprintf("secured: CURVE key %s, 3 allowed keys, gossip encrypted", keys.public[po.name])
+		if !po.hasLine(want) {
+			t.Errorf("%s printed no line %q", po.name, want)
+		}
+		if po.has("not secured") || po.has("refused") {
+			t.Errorf("%s printed a security complaint:\n%s", po.name, po)
+		}
+	}
+}
+
+type threePeersOutput struct {
+	rec   *recorder
+	peers []*peerOutput // a, b, c: stopped
+}
+
+// threePeers runs the session, each peer with the flags of flags(name) too.
+func threePeers(t *testing.T, flags func(name string) []string) threePeersOutput {
+	const n = 2000
 	rec := newRecorder()
 
-	a := startPeer(t, rec, "-name", "a", "-serve", "orders", "-key", key)
+	a := startPeer(t, rec, append([]string{"-name", "a", "-serve", "orders"}, flags("a")...)...)
 	var seed string
 	rec.waitFor(t, "a's gossip address", func() bool {
 		seed = a.find(regexp.MustCompile(`gossip (\S+)`))
 		return seed != ""
 	})
-	b := startPeer(t, rec, "-name", "b", "-join", seed, "-serve", "orders", "-key", key)
-	c := startPeer(t, rec, "-name", "c", "-join", seed, "-key", key,
-		"-send", "orders", "-rate", "1000", "-count", strconv.Itoa(n))
+	b := startPeer(t, rec, append([]string{"-name", "b", "-join", seed, "-serve", "orders"}, flags("b")...)...)
+	c := startPeer(t, rec, append([]string{"-name", "c", "-join", seed,
+		"-send", "orders", "-rate", "1000", "-count", strconv.Itoa(n)}, flags("c")...)...)
 
 	// c's view polls every 200 ms: b must stay long enough to be seen.
 	rec.waitFor(t, "b handling a share of c's stream, seen by c", func() bool {
@@ -100,6 +133,144 @@ func TestThreePeers(t *testing.T) {
 	if t.Failed() {
 		t.Logf("a:\n%s\nb:\n%s\nc:\n%s", a, b, c)
 	}
+	return threePeersOutput{rec, []*peerOutput{a, b, c}}
+}
+
+// Without -curve-key a peer says, once, that it is not secured.
+func TestNotSecuredLine(t *testing.T) {
+	rec := newRecorder()
+	a := startPeer(t, rec, "-name", "a")
+	rec.waitFor(t, "a's security line", func() bool { return a.has("secured") })
+	if err := a.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, want := range []string{
+		"not secured: data connections are neither encrypted nor authenticated",
+		"discovery gossip is neither encrypted nor authenticated",
+		"(secure it with -curve-key, -allow and -gossip-key)",
+	} {
+		if !a.has(want) {
+			t.Errorf("no line with %q:\n%s", want, a)
+		}
+	}
+}
+
+// A peer whose key is in no one's allowlist, but which has the gossip key
+// (and admits everyone itself), joins the gossip and gets none of the
+// stream: a refuses its connections, c refuses to dial it, so neither ever
+// lists it as a member, and c's stream all goes to a. Both say they
+// refused it.
+func TestOutsiderRefused(t *testing.T) {
+	const n = 200
+	dir := t.TempDir()
+	keys := writeKeys(t, dir, "a", "c")
+	// m's keys, elsewhere: its public key is not in keys/allowed.
+	outsider := writeKeys(t, filepath.Join(dir, "outsider"), "m")
+	rec := newRecorder()
+
+	a := startPeer(t, rec, append([]string{"-name", "a", "-serve", "orders"}, keys.flags("a")...)...)
+	var seed string
+	rec.waitFor(t, "a's gossip address", func() bool {
+		seed = a.find(regexp.MustCompile(`gossip (\S+)`))
+		return seed != ""
+	})
+	// m admits a and c, and has the gossip key; it serves what c sends.
+	m := startPeer(t, rec, "-name", "m", "-join", seed, "-serve", "orders",
+		"-curve-key", outsider.secret["m"], "-allow", keys.allowed+","+outsider.allowed, "-gossip-key", keys.gossip)
+	rec.waitFor(t, "m joining the gossip", func() bool { return m.has("joined the cluster") })
+	c := startPeer(t, rec, append([]string{"-name", "c", "-join", seed,
+		"-send", "orders", "-rate", "1000", "-count", strconv.Itoa(n)}, keys.flags("c")...)...)
+
+	rec.waitFor(t, "a and c refusing m, c seeing a, and every message handled", func() bool {
+		return a.has("security: refused ") && c.has("security: refused ") && c.has("joined a") && len(a.handled) == n
+	})
+	if err := c.stop(t); err != nil {
+		t.Fatalf("c: %v\n%s", err, c)
+	}
+	for _, po := range []*peerOutput{m, a} {
+		if err := po.stop(t); err != nil {
+			t.Fatalf("%s: %v\n%s", po.name, err, po)
+		}
+	}
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(m.handled) != 0 {
+		t.Errorf("m handled %d messages, want none", len(m.handled))
+	}
+	for i := 1; i <= n; i++ {
+		if a.handled[i] != 1 {
+			t.Errorf("message %d handled %d times by a", i, a.handled[i])
+		}
+	}
+	for _, want := range []struct {
+		p    *peerOutput
+		line string
+	}{
+		{c, "joined a at tcp://127.0.0.1:"}, {c, "serves orders"}, {c, fmt.Sprintf("sent %d, acked %d, ", n, n)},
+		{c, "dead-lettered 0, in flight 0"},
+		{m, fmt.Sprintf("secured: CURVE key %s, 3 allowed keys, gossip encrypted", outsider.public["m"])},
+	} {
+		if !want.p.has(want.line) {
+			t.Errorf("%s printed no line with %q", want.p.name, want.line)
+		}
+	}
+	for _, po := range []*peerOutput{a, c} {
+		if po.has("joined m") {
+			t.Errorf("%s listed m as a member", po.name)
+		}
+	}
+	if m.has("joined a") || m.has("joined c") {
+		t.Errorf("m listed a member:\n%s", m)
+	}
+	if t.Failed() {
+		t.Logf("a:\n%s\nc:\n%s\nm:\n%s", a, c, m)
+	}
+}
+
+// testKeys are the files examples/keygen writes, in the same layout.
+type testKeys struct {
+	dir, allowed, gossip string
+	secret               map[string]string // peer name: secret key file
+	public               map[string]string // peer name: public key, Z85
+}
+
+func writeKeys(t *testing.T, dir string, names ...string) *testKeys {
+	t.Helper()
+	k := &testKeys{dir: dir, allowed: filepath.Join(dir, "allowed"), gossip: filepath.Join(dir, "gossip.key"),
+		secret: map[string]string{}, public: map[string]string{}}
+	if err := os.MkdirAll(k.allowed, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		kp, err := security.GenerateKeyPair()
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.secret[name] = filepath.Join(dir, name+".key_secret")
+		k.public[name] = kp.Public.String()
+		if err := security.WriteKeyPair(k.secret[name], kp); err != nil {
+			t.Fatal(err)
+		}
+		if err := security.WritePublicKey(filepath.Join(k.allowed, name+".key"), kp.Public); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gk, err := security.GenerateGossipKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := security.WriteGossipKey(k.gossip, gk); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// flags are the security flags of name, as examples/keygen prints them.
+func (k *testKeys) flags(name string) []string {
+	return []string{"-curve-key", k.secret[name], "-allow", k.allowed, "-gossip-key", k.gossip}
 }
 
 func TestFlagErrors(t *testing.T) {
@@ -119,6 +290,11 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"-name", "a", "-profile", "wan"}, `-profile "wan": want fast or lan`},
 		{[]string{"-name", "a", "-key", "xyz"}, "-key: not hex"},
 		{[]string{"-name", "a", "-key", "0011"}, "-key: 2 bytes long; AES needs 16, 24 or 32"},
+		{[]string{"-name", "a", "-curve-key", "keys/a.key_secret"}, "-curve-key needs -allow: a secured peer admits only the keys in its allowlist"},
+		{[]string{"-name", "a", "-curve-key", "keys/a.key_secret", "-allow", " , "}, "-curve-key needs -allow"},
+		{[]string{"-name", "a", "-allow", "keys/allowed"}, "-allow needs -curve-key"},
+		{[]string{"-name", "a", "-key", strings.Repeat("ab", 16), "-gossip-key", "keys/gossip.key"},
+			"-key and -gossip-key both set the gossip key"},
 	} {
 		err := run(context.Background(), tc.args, nil)
 		var ue *usageError
@@ -136,13 +312,82 @@ func TestFlagErrors(t *testing.T) {
 		t.Errorf("-h: got %v, want flag.ErrHelp", err)
 	}
 	o, err := parseArgs([]string{"-name", "a", "-join", " 127.0.0.1:1, ,[::1]:2", "-serve", "x,y", "-profile", "LAN",
-		"-key", strings.Repeat("ab", 32)})
+		"-key", strings.Repeat("ab", 32), "-curve-key", "a.key_secret", "-allow", "allowed"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(o.join, []string{"127.0.0.1:1", "[::1]:2"}) || !slices.Equal(o.serve, []string{"x", "y"}) ||
 		len(o.key) != 32 || o.rate != 10 || o.listen != "tcp://127.0.0.1:0" || o.gossip != "127.0.0.1:0" {
 		t.Errorf("parsed %+v", o)
+	}
+}
+
+// The files the security flags name are read before the peer starts; their
+// problems are errors of their own, not usage errors, and say what to do.
+func TestKeyFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	k := writeKeys(t, dir, "a")
+	open := filepath.Join(dir, "open.key_secret")
+	data, err := os.ReadFile(k.secret["a"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(open, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	openGossip := filepath.Join(dir, "open-gossip.key")
+	if data, err = os.ReadFile(k.gossip); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(openGossip, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	empty := t.TempDir()
+	if err := os.Chmod(open, 0o644); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	if err := os.Chmod(openGossip, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.key_secret")
+	type errCase struct {
+		args []string
+		want []string
+	}
+	var cases []errCase
+	if os.Geteuid() != 0 { // root reads any file
+		unreadable := filepath.Join(dir, "unreadable.key_secret")
+		if err := os.WriteFile(unreadable, nil, 0o000); err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, errCase{[]string{"-curve-key", unreadable, "-allow", k.allowed},
+			[]string{"-curve-key: ", unreadable, "permission denied"}})
+	}
+	for _, tc := range append(cases, []errCase{
+		{[]string{"-curve-key", open, "-allow", k.allowed},
+			[]string{"-curve-key: ", "has mode 0644", "chmod 600 " + open}},
+		{[]string{"-curve-key", missing, "-allow", k.allowed},
+			[]string{"-curve-key: ", missing, "no such file", "examples/keygen writes key files"}},
+		{[]string{"-curve-key", filepath.Join(k.allowed, "a.key"), "-allow", k.allowed},
+			[]string{"-curve-key: ", "looks like a public key file", "NAME.key_secret"}},
+		{[]string{"-curve-key", k.secret["a"], "-allow", empty}, []string{"-allow: ", "no *.key files in " + empty}},
+		{[]string{"-curve-key", k.secret["a"], "-allow", dir}, []string{"-allow: ", "gossip.key has no public-key line", "such as keys/allowed"}},
+		{[]string{"-curve-key", k.secret["a"], "-allow", k.allowed + "," + filepath.Join(dir, "nope")},
+			[]string{"-allow: ", "nope: no such file"}},
+		{[]string{"-gossip-key", openGossip}, []string{"-gossip-key: ", "chmod 600 " + openGossip}},
+		{[]string{"-gossip-key", k.secret["a"]}, []string{"-gossip-key: ", "not base64"}},
+	}...) {
+		err := run(context.Background(), append([]string{"-name", "a"}, tc.args...), nil)
+		var ue *usageError
+		if err == nil || errors.As(err, &ue) {
+			t.Errorf("%q: got %v, want an error that is not a usage error", tc.args, err)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: error %q lacks %q", tc.args, err, w)
+			}
+		}
 	}
 }
 
@@ -248,6 +493,11 @@ func (po *peerOutput) Write(b []byte) (int, error) {
 // has and find are called with rec.mu held.
 func (po *peerOutput) has(s string) bool {
 	return slices.ContainsFunc(po.lines, func(l string) bool { return strings.Contains(l, s) })
+}
+
+// hasLine reports a line that ends with s (after its time stamp).
+func (po *peerOutput) hasLine(s string) bool {
+	return slices.ContainsFunc(po.lines, func(l string) bool { return strings.HasSuffix(l, " "+s) })
 }
 
 func (po *peerOutput) find(re *regexp.Regexp) string {

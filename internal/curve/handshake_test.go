@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"golang.org/x/crypto/nacl/box"
+
+	"github.com/meshmq/meshmq/security"
 )
 
 func mustKP(t testing.TB) KeyPair {
 	t.Helper()
-	kp, err := GenerateKeyPair()
+	kp, err := security.GenerateKeyPair()
 	if err != nil {
 		t.Fatal(err)
 	}

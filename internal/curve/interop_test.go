@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/meshmq/meshmq/internal/testutil/pypeer"
+
+	"github.com/meshmq/meshmq/security"
 )
 
 // The interop tests check this package against libzmq 4.3 (pyzmq, with
@@ -69,11 +71,11 @@ func TestLibzmqCurveKeys(t *testing.T) {
 	if ev.GoDerived != kp.Public.String() {
 		t.Errorf("libzmq derives %s from the Go secret key, Go %s", ev.GoDerived, kp.Public)
 	}
-	pub, err := ParsePublicKey(ev.Public)
+	pub, err := security.ParsePublicKey(ev.Public)
 	if err != nil {
 		t.Fatalf("ParsePublicKey(%q) of zmq.curve_keypair(): %v", ev.Public, err)
 	}
-	sec, err := ParseSecretKey(ev.Secret)
+	sec, err := security.ParseSecretKey(ev.Secret)
 	if err != nil {
 		t.Fatalf("ParseSecretKey of zmq.curve_keypair(): %v", err)
 	}
@@ -99,7 +101,7 @@ func TestLibzmqCurveKeys(t *testing.T) {
 func TestGoClientLibzmqServer(t *testing.T) {
 	skp, ckp, rogue := mustKP(t), mustKP(t), mustKP(t)
 	certs := t.TempDir()
-	if err := WritePublicKey(filepath.Join(certs, "go-client.key"), ckp.Public); err != nil {
+	if err := security.WritePublicKey(filepath.Join(certs, "go-client.key"), ckp.Public); err != nil {
 		t.Fatal(err)
 	}
 	py := startCurvePy(t, "server", skp.Secret.Z85(), certs, "2")

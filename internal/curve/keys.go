@@ -22,14 +22,3 @@ var ErrKey = security.ErrKey
 
 func generateKeyPair(r io.Reader) (KeyPair, error) { return security.GenerateKeyPairFrom(r) }
 
-// The key helpers of package security, under the names the mechanism's
-// callers have used.
-var (
-	GenerateKeyPair = security.GenerateKeyPair
-	ParsePublicKey  = security.ParsePublicKey
-	ParseSecretKey  = security.ParseSecretKey
-	LoadKeyPair     = security.LoadKeyPair
-	LoadPublicKey   = security.LoadPublicKey
-	WriteKeyPair    = security.WriteKeyPair
-	WritePublicKey  = security.WritePublicKey
-)

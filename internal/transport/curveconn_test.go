@@ -22,6 +22,8 @@ import (
 	"github.com/meshmq/meshmq/internal/curve"
 	"github.com/meshmq/meshmq/internal/testutil/pypeer"
 	"github.com/meshmq/meshmq/internal/wire"
+
+	"github.com/meshmq/meshmq/security"
 )
 
 // curveIOTimeout bounds a test connection's whole life.
@@ -29,7 +31,7 @@ const curveIOTimeout = 20 * time.Second
 
 func mustCurveKP(t testing.TB) curve.KeyPair {
 	t.Helper()
-	kp, err := curve.GenerateKeyPair()
+	kp, err := security.GenerateKeyPair()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -727,7 +729,7 @@ func dialCurveZMQ(t *testing.T, addr string, keys curve.KeyPair, server curve.Pu
 func TestCurveConnLibzmqRouter(t *testing.T) {
 	skp, ckp, rogue := mustCurveKP(t), mustCurveKP(t), mustCurveKP(t)
 	certs := t.TempDir()
-	if err := curve.WritePublicKey(filepath.Join(certs, "go-client.key"), ckp.Public); err != nil {
+	if err := security.WritePublicKey(filepath.Join(certs, "go-client.key"), ckp.Public); err != nil {
 		t.Fatal(err)
 	}
 	msgs := [][][]byte{

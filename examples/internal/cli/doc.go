@@ -1,6 +1,8 @@
 // Package cli is the command-line plumbing the runnable examples share: a
 // console that writes whole, timestamped lines from many goroutines, the
-// logger behind their -v flag, and checks for their address flags.
+// logger behind their -v flag, checks for their address flags, and the
+// flags that secure their peers with the key files of examples/keygen
+// (SecurityFlags).
 //
 // It is not part of meshmq's API: it serves examples/chat, examples/cluster
 // and examples/orders only, and changes with them.
