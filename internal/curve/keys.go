@@ -21,4 +21,3 @@ const KeySize = security.KeySize
 var ErrKey = security.ErrKey
 
 func generateKeyPair(r io.Reader) (KeyPair, error) { return security.GenerateKeyPairFrom(r) }
-
