@@ -109,12 +109,18 @@ Flags:
 // parseArgs parses the command line; on a mistake, or for -h, it prints
 // the reason and the usage to errOut.
 func parseArgs(args []string, errOut io.Writer) (config, error) {
-	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
-	fs.SetOutput(errOut)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usageHead)
-		fs.PrintDefaults()
+	c, err := parseFlags(args)
+	var ue *cli.UsageError
+	if errors.As(err, &ue) {
+		io.WriteString(errOut, ue.Usage)
 	}
+	return c, err
+}
+
+// parseFlags parses the command line; its mistakes, and -h, are
+// *cli.UsageError.
+func parseFlags(args []string) (config, error) {
+	fs := cli.NewFlagSet("chat", usageHead)
 	var c config
 	var join string
 	fs.StringVar(&c.name, "name", defaultName(), "your name in the chat")
@@ -123,15 +129,12 @@ func parseArgs(args []string, errOut io.Writer) (config, error) {
 	fs.StringVar(&c.gossip, "gossip", "127.0.0.1:0", "gossip bind address, host:port (port 0: any free port)")
 	fs.StringVar(&join, "join", "", "comma-separated gossip addresses of peers to join (none: start a new cluster)")
 	fs.StringVar(&c.cluster, "cluster", "", "cluster name: peers of other clusters on the same network are ignored")
-	c.security.Register(fs)
+	c.security.Register(fs.FlagSet)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	fail := func(format string, a ...any) (config, error) {
-		err := fmt.Errorf(format, a...)
-		fmt.Fprintln(fs.Output(), err)
-		fs.Usage()
-		return c, err
+		return c, fs.Fail(format, a...)
 	}
 	if fs.NArg() > 0 {
 		return fail("unexpected argument %q: every setting is a flag", fs.Arg(0))

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/meshmq/meshmq/internal/testutil"
-	"github.com/meshmq/meshmq/security"
+	"github.com/meshmq/meshmq/internal/testutil/keyfiles"
 	"go.uber.org/goleak"
 )
 
@@ -37,16 +37,8 @@ func TestChat(t *testing.T) {
 	}, alice.dump)
 	bob := startChat(t, "bob", seed)
 	carol := startChat(t, "carol", seed)
-	all := []*client{alice, bob, carol}
-	dump := func() {
-		for _, c := range all {
-			c.dump()
-		}
-	}
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		testutil.WaitFor(t, what, cond, dump)
-	}
+	all := clients{alice, bob, carol}
+	dump, waitFor := all.dump, all.waiter(t)
 
 	// Who is in the room, as each one's notices tell it: once a peer shows
 	// another in its room, its Publish reaches it.
@@ -141,9 +133,9 @@ func TestChat(t *testing.T) {
 // allows: alice and bob refuse her, never list her, and she hears nothing.
 func TestSecuredChat(t *testing.T) {
 	dir := t.TempDir()
-	keys := writeKeys(t, dir, "alice", "bob")
-	eveKeys := writeKeys(t, filepath.Join(dir, "eve"), "eve")
-	alice := startChatArgs(t, "alice", "-curve-key", keys.secret["alice"], "-allow", keys.allowed, "-gossip-key", keys.gossip)
+	keys := keyfiles.Write(t, dir, "alice", "bob")
+	eveKeys := keyfiles.Write(t, filepath.Join(dir, "eve"), "eve")
+	alice := startChatArgs(t, "alice", "-curve-key", keys.Secret["alice"], "-allow", keys.Allowed, "-gossip-key", keys.Gossip)
 	var seed string
 	testutil.WaitFor(t, "alice's gossip address", func() bool {
 		seed = alice.find(regexp.MustCompile(`-join (\S+)`))
@@ -151,19 +143,11 @@ func TestSecuredChat(t *testing.T) {
 	}, alice.dump)
 	// eve admits alice, bob and herself: only the others' allowlists keep
 	// her out.
-	eve := startChatArgs(t, "eve", "-join", seed, "-curve-key", eveKeys.secret["eve"],
-		"-allow", keys.allowed+","+eveKeys.allowed, "-gossip-key", keys.gossip)
-	bob := startChatArgs(t, "bob", "-join", seed, "-curve-key", keys.secret["bob"], "-allow", keys.allowed, "-gossip-key", keys.gossip)
-	all := []*client{alice, bob, eve}
-	dump := func() {
-		for _, c := range all {
-			c.dump()
-		}
-	}
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		testutil.WaitFor(t, what, cond, dump)
-	}
+	eve := startChatArgs(t, "eve", "-join", seed, "-curve-key", eveKeys.Secret["eve"],
+		"-allow", keys.Allowed+","+eveKeys.Allowed, "-gossip-key", keys.Gossip)
+	bob := startChatArgs(t, "bob", "-join", seed, "-curve-key", keys.Secret["bob"], "-allow", keys.Allowed, "-gossip-key", keys.Gossip)
+	all := clients{alice, bob, eve}
+	dump, waitFor := all.dump, all.waiter(t)
 
 	waitFor("alice and bob together in #lobby, both refusing eve", func() bool {
 		return alice.inRoomWith("lobby", "bob") && bob.inRoomWith("lobby", "alice") &&
@@ -184,9 +168,9 @@ func TestSecuredChat(t *testing.T) {
 		c    *client
 		want string
 	}{
-		{alice, "* secured: CURVE key " + keys.public["alice"] + ", 2 allowed keys, gossip encrypted"},
-		{bob, "* secured: CURVE key " + keys.public["bob"] + ", 2 allowed keys, gossip encrypted"},
-		{eve, "* secured: CURVE key " + eveKeys.public["eve"] + ", 3 allowed keys, gossip encrypted"},
+		{alice, "* secured: CURVE key " + keys.Public["alice"] + ", 2 allowed keys, gossip encrypted"},
+		{bob, "* secured: CURVE key " + keys.Public["bob"] + ", 2 allowed keys, gossip encrypted"},
+		{eve, "* secured: CURVE key " + eveKeys.Public["eve"] + ", 3 allowed keys, gossip encrypted"},
 		{eve, "* in #lobby: nobody else yet"},
 	} {
 		if !c.c.has(c.want) {
@@ -206,44 +190,6 @@ func TestSecuredChat(t *testing.T) {
 	}
 }
 
-// testKeys are the files examples/keygen writes, in the same layout.
-type testKeys struct {
-	allowed, gossip string
-	secret          map[string]string // chat name: secret key file
-	public          map[string]string // chat name: public key, Z85
-}
-
-func writeKeys(t *testing.T, dir string, names ...string) *testKeys {
-	t.Helper()
-	k := &testKeys{allowed: filepath.Join(dir, "allowed"), gossip: filepath.Join(dir, "gossip.key"),
-		secret: map[string]string{}, public: map[string]string{}}
-	if err := os.MkdirAll(k.allowed, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range names {
-		kp, err := security.GenerateKeyPair()
-		if err != nil {
-			t.Fatal(err)
-		}
-		k.secret[name] = filepath.Join(dir, name+".key_secret")
-		k.public[name] = kp.Public.String()
-		if err := security.WriteKeyPair(k.secret[name], kp); err != nil {
-			t.Fatal(err)
-		}
-		if err := security.WritePublicKey(filepath.Join(k.allowed, name+".key"), kp.Public); err != nil {
-			t.Fatal(err)
-		}
-	}
-	gk, err := security.GenerateGossipKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := security.WriteGossipKey(k.gossip, gk); err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 // An unsecured chat says so.
 func TestNotSecuredNotice(t *testing.T) {
 	c := startChat(t, "solo")
@@ -256,12 +202,12 @@ func TestNotSecuredNotice(t *testing.T) {
 
 // Key files are read by run: their problems are its errors.
 func TestKeyFileErrors(t *testing.T) {
-	k := writeKeys(t, t.TempDir(), "a")
-	if err := os.Chmod(k.secret["a"], 0o644); err != nil {
+	k := keyfiles.Write(t, t.TempDir(), "a")
+	if err := os.Chmod(k.Secret["a"], 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var errOut bytes.Buffer
-	cfg, err := parseArgs([]string{"-name", "a", "-curve-key", k.secret["a"], "-allow", k.allowed}, &errOut)
+	cfg, err := parseArgs([]string{"-name", "a", "-curve-key", k.Secret["a"], "-allow", k.Allowed}, &errOut)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,6 +260,25 @@ func TestNames(t *testing.T) {
 	}
 	if got := printable("hi\x1b[2J\tthere"); got != "hi?[2J?there" {
 		t.Errorf("printable: %q", got)
+	}
+}
+
+// clients are chat runs watched together.
+type clients []*client
+
+// dump logs what each one printed.
+func (cs clients) dump() {
+	for _, c := range cs {
+		c.dump()
+	}
+}
+
+// waiter returns a function that waits until cond holds, dumping what
+// each one printed if it times out.
+func (cs clients) waiter(t *testing.T) func(what string, cond func() bool) {
+	return func(what string, cond func() bool) {
+		t.Helper()
+		testutil.WaitFor(t, what, cond, cs.dump)
 	}
 }
 

@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/hex"
-	"flag"
-	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -32,16 +30,6 @@ type options struct {
 	security cli.SecurityFlags
 }
 
-// usageError is a mistake on the command line (or -h): main prints usage,
-// which already holds the reason, and exits 2 (0 for -h).
-type usageError struct {
-	err   error
-	usage string
-}
-
-func (e *usageError) Error() string { return e.err.Error() }
-func (e *usageError) Unwrap() error { return e.err }
-
 const usageHead = `Usage: go run ./examples/cluster -name NAME [flags]
 
 Runs one meshmq peer that finds the others by gossip, handles the -serve
@@ -64,14 +52,7 @@ Flags:
 `
 
 func parseArgs(args []string) (*options, error) {
-	fs := flag.NewFlagSet("cluster", flag.ContinueOnError)
-	// Parse writes its complaint and the usage here; main decides where it goes.
-	var text strings.Builder
-	fs.SetOutput(&text)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usageHead)
-		fs.PrintDefaults()
-	}
+	fs := cli.NewFlagSet("cluster", usageHead)
 	o := &options{}
 	var join, serve, profile, key string
 	fs.StringVar(&o.name, "name", "", "peer name, unique in the cluster (required)")
@@ -85,52 +66,45 @@ func parseArgs(args []string) (*options, error) {
 	fs.StringVar(&profile, "profile", "fast", "timings: fast (single host: a crash is noticed in about 0.5 s) or lan (memberlist's defaults: 5-8 s)")
 	fs.StringVar(&o.cluster, "cluster", "", "cluster name: peers of other clusters on the same network are ignored")
 	fs.StringVar(&key, "key", "", "hex AES key of 16, 24 or 32 bytes that encrypts gossip; every peer needs the same one (or use -gossip-key, not both)")
-	o.security.Register(fs)
+	o.security.Register(fs.FlagSet)
 	fs.BoolVar(&o.verbose, "v", false, "debug logs from the peer, discovery and memberlist")
 
 	if err := fs.Parse(args); err != nil {
-		return nil, &usageError{err, text.String()}
-	}
-	fail := func(format string, a ...any) error {
-		err := fmt.Errorf(format, a...)
-		text.Reset()
-		fmt.Fprintf(&text, "%v\n", err)
-		fs.Usage()
-		return &usageError{err, text.String()}
+		return nil, err
 	}
 
 	if fs.NArg() > 0 {
-		return nil, fail("unexpected argument %q: every setting is a flag", fs.Arg(0))
+		return nil, fs.Fail("unexpected argument %q: every setting is a flag", fs.Arg(0))
 	}
 	if o.name == "" {
-		return nil, fail("-name is required")
+		return nil, fs.Fail("-name is required")
 	}
 	if hostPort, ok := strings.CutPrefix(o.listen, "tcp://"); !ok || cli.CheckHostPort(hostPort) != nil {
-		return nil, fail("-listen %q: want tcp://host:port, such as tcp://127.0.0.1:7001", o.listen)
+		return nil, fs.Fail("-listen %q: want tcp://host:port, such as tcp://127.0.0.1:7001", o.listen)
 	}
 	if cli.CheckHostPort(o.gossip) != nil {
-		return nil, fail("-gossip %q: want host:port, such as 127.0.0.1:7946", o.gossip)
+		return nil, fs.Fail("-gossip %q: want host:port, such as 127.0.0.1:7946", o.gossip)
 	}
 	o.join = cli.SplitList(join)
 	for _, s := range o.join {
 		if cli.CheckHostPort(s) != nil {
-			return nil, fail("-join %q: want comma-separated host:port gossip addresses, such as 127.0.0.1:7946", s)
+			return nil, fs.Fail("-join %q: want comma-separated host:port gossip addresses, such as 127.0.0.1:7946", s)
 		}
 	}
 	o.serve = cli.SplitList(serve)
 	for i, s := range o.serve {
 		if slices.Contains(o.serve[:i], s) {
-			return nil, fail("-serve: %q given twice", s)
+			return nil, fs.Fail("-serve: %q given twice", s)
 		}
 	}
 	if !(o.rate > 0) || math.IsInf(o.rate, 0) {
-		return nil, fail("-rate %v: want a positive number of messages per second", o.rate)
+		return nil, fs.Fail("-rate %v: want a positive number of messages per second", o.rate)
 	}
 	if o.count < 0 {
-		return nil, fail("-count %d: want 0 (no limit) or more", o.count)
+		return nil, fs.Fail("-count %d: want 0 (no limit) or more", o.count)
 	}
 	if o.count > 0 && o.send == "" {
-		return nil, fail("-count needs -send")
+		return nil, fs.Fail("-count needs -send")
 	}
 	switch strings.ToLower(profile) {
 	case "fast":
@@ -138,23 +112,23 @@ func parseArgs(args []string) (*options, error) {
 	case "lan":
 		o.profile = discovery.ProfileLAN
 	default:
-		return nil, fail("-profile %q: want fast or lan", profile)
+		return nil, fs.Fail("-profile %q: want fast or lan", profile)
 	}
 	if key != "" {
 		k, err := hex.DecodeString(key)
 		if err != nil {
-			return nil, fail("-key: not hex: %v", err)
+			return nil, fs.Fail("-key: not hex: %v", err)
 		}
 		if n := len(k); n != 16 && n != 24 && n != 32 {
-			return nil, fail("-key: %d bytes long; AES needs 16, 24 or 32 (32, 48 or 64 hex digits)", n)
+			return nil, fs.Fail("-key: %d bytes long; AES needs 16, 24 or 32 (32, 48 or 64 hex digits)", n)
 		}
 		o.key = k
 	}
 	if key != "" && o.security.GossipKeyFile() != "" {
-		return nil, fail("-key and -gossip-key both set the gossip key: give one (-gossip-key reads it from a file, such as keys/gossip.key from examples/keygen)")
+		return nil, fs.Fail("-key and -gossip-key both set the gossip key: give one (-gossip-key reads it from a file, such as keys/gossip.key from examples/keygen)")
 	}
 	if err := o.security.Check(); err != nil {
-		return nil, fail("%v", err)
+		return nil, fs.Fail("%v", err)
 	}
 	return o, nil
 }

@@ -51,7 +51,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -76,18 +75,7 @@ func main() {
 		<-ctx.Done()
 		stop() // a second Ctrl-C kills the process, in case draining is stuck
 	}()
-	err := run(ctx, os.Args[1:], os.Stdout)
-	var ue *usageError
-	switch {
-	case errors.As(err, &ue) && errors.Is(err, flag.ErrHelp):
-		fmt.Print(ue.usage)
-	case ue != nil:
-		fmt.Fprint(os.Stderr, ue.usage)
-		os.Exit(2)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "cluster:", err)
-		os.Exit(1)
-	}
+	cli.Exit("cluster", run(ctx, os.Args[1:], os.Stdout))
 }
 
 // run is the command: it starts the peer described by args, prints what

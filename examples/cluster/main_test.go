@@ -18,8 +18,9 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/meshmq/meshmq/examples/internal/cli"
 	"github.com/meshmq/meshmq/internal/testutil"
-	"github.com/meshmq/meshmq/security"
+	"github.com/meshmq/meshmq/internal/testutil/keyfiles"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -41,13 +42,13 @@ func TestThreePeers(t *testing.T) {
 // data connection, admitting the keys of keys/allowed, and the gossip key
 // from a file.
 func TestThreePeersSecured(t *testing.T) {
-	keys := writeKeys(t, t.TempDir(), "a", "b", "c")
-	out := threePeers(t, keys.flags)
+	keys := keyfiles.Write(t, t.TempDir(), "a", "b", "c")
+	out := threePeers(t, func(name string) []string { return keyFlags(keys, name) })
 	rec, peers := out.rec, out.peers
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	for _, po := range peers {
-		want := fmt.Sprintf("secured: CURVE key %s, 3 allowed keys, gossip encrypted", keys.public[po.name])
+		want := fmt.Sprintf("secured: CURVE key %s, 3 allowed keys, gossip encrypted", keys.Public[po.name])
 		if !po.hasLine(want) {
 			t.Errorf("%s printed no line %q", po.name, want)
 		}
@@ -165,12 +166,12 @@ func TestNotSecuredLine(t *testing.T) {
 func TestOutsiderRefused(t *testing.T) {
 	const n = 200
 	dir := t.TempDir()
-	keys := writeKeys(t, dir, "a", "c")
+	keys := keyfiles.Write(t, dir, "a", "c")
 	// m's keys, elsewhere: its public key is not in keys/allowed.
-	outsider := writeKeys(t, filepath.Join(dir, "outsider"), "m")
+	outsider := keyfiles.Write(t, filepath.Join(dir, "outsider"), "m")
 	rec := newRecorder()
 
-	a := startPeer(t, rec, append([]string{"-name", "a", "-serve", "orders"}, keys.flags("a")...)...)
+	a := startPeer(t, rec, append([]string{"-name", "a", "-serve", "orders"}, keyFlags(keys, "a")...)...)
 	var seed string
 	rec.waitFor(t, "a's gossip address", func() bool {
 		seed = a.find(regexp.MustCompile(`gossip (\S+)`))
@@ -178,10 +179,10 @@ func TestOutsiderRefused(t *testing.T) {
 	})
 	// m admits a and c, and has the gossip key; it serves what c sends.
 	m := startPeer(t, rec, "-name", "m", "-join", seed, "-serve", "orders",
-		"-curve-key", outsider.secret["m"], "-allow", keys.allowed+","+outsider.allowed, "-gossip-key", keys.gossip)
+		"-curve-key", outsider.Secret["m"], "-allow", keys.Allowed+","+outsider.Allowed, "-gossip-key", keys.Gossip)
 	rec.waitFor(t, "m joining the gossip", func() bool { return m.has("joined the cluster") })
 	c := startPeer(t, rec, append([]string{"-name", "c", "-join", seed,
-		"-send", "orders", "-rate", "1000", "-count", strconv.Itoa(n)}, keys.flags("c")...)...)
+		"-send", "orders", "-rate", "1000", "-count", strconv.Itoa(n)}, keyFlags(keys, "c")...)...)
 
 	rec.waitFor(t, "a and c refusing m, c seeing a, and every message handled", func() bool {
 		return a.has("security: refused ") && c.has("security: refused ") && c.has("joined a") && len(a.handled) == n
@@ -211,7 +212,7 @@ func TestOutsiderRefused(t *testing.T) {
 	}{
 		{c, "joined a at tcp://127.0.0.1:"}, {c, "serves orders"}, {c, fmt.Sprintf("sent %d, acked %d, ", n, n)},
 		{c, "dead-lettered 0, in flight 0"},
-		{m, fmt.Sprintf("secured: CURVE key %s, 3 allowed keys, gossip encrypted", outsider.public["m"])},
+		{m, fmt.Sprintf("secured: CURVE key %s, 3 allowed keys, gossip encrypted", outsider.Public["m"])},
 	} {
 		if !want.p.has(want.line) {
 			t.Errorf("%s printed no line with %q", want.p.name, want.line)
@@ -230,47 +231,10 @@ func TestOutsiderRefused(t *testing.T) {
 	}
 }
 
-// testKeys are the files examples/keygen writes, in the same layout.
-type testKeys struct {
-	dir, allowed, gossip string
-	secret               map[string]string // peer name: secret key file
-	public               map[string]string // peer name: public key, Z85
-}
-
-func writeKeys(t *testing.T, dir string, names ...string) *testKeys {
-	t.Helper()
-	k := &testKeys{dir: dir, allowed: filepath.Join(dir, "allowed"), gossip: filepath.Join(dir, "gossip.key"),
-		secret: map[string]string{}, public: map[string]string{}}
-	if err := os.MkdirAll(k.allowed, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range names {
-		kp, err := security.GenerateKeyPair()
-		if err != nil {
-			t.Fatal(err)
-		}
-		k.secret[name] = filepath.Join(dir, name+".key_secret")
-		k.public[name] = kp.Public.String()
-		if err := security.WriteKeyPair(k.secret[name], kp); err != nil {
-			t.Fatal(err)
-		}
-		if err := security.WritePublicKey(filepath.Join(k.allowed, name+".key"), kp.Public); err != nil {
-			t.Fatal(err)
-		}
-	}
-	gk, err := security.GenerateGossipKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := security.WriteGossipKey(k.gossip, gk); err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-// flags are the security flags of name, as examples/keygen prints them.
-func (k *testKeys) flags(name string) []string {
-	return []string{"-curve-key", k.secret[name], "-allow", k.allowed, "-gossip-key", k.gossip}
+// keyFlags are the security flags of name, with the keys of k, as
+// examples/keygen prints them.
+func keyFlags(k *keyfiles.Set, name string) []string {
+	return []string{"-curve-key", k.Secret[name], "-allow", k.Allowed, "-gossip-key", k.Gossip}
 }
 
 func TestFlagErrors(t *testing.T) {
@@ -297,14 +261,14 @@ func TestFlagErrors(t *testing.T) {
 			"-key and -gossip-key both set the gossip key"},
 	} {
 		err := run(context.Background(), tc.args, nil)
-		var ue *usageError
+		var ue *cli.UsageError
 		if !errors.As(err, &ue) {
 			t.Errorf("%q: got %v, want a usage error", tc.args, err)
 			continue
 		}
-		if !strings.Contains(ue.usage, tc.want) || !strings.Contains(ue.usage, "Usage: go run ./examples/cluster") ||
-			!strings.Contains(ue.usage, "-serve string") {
-			t.Errorf("%q: usage text lacks %q or the flags:\n%s", tc.args, tc.want, ue.usage)
+		if !strings.Contains(ue.Usage, tc.want) || !strings.Contains(ue.Usage, "Usage: go run ./examples/cluster") ||
+			!strings.Contains(ue.Usage, "-serve string") {
+			t.Errorf("%q: usage text lacks %q or the flags:\n%s", tc.args, tc.want, ue.Usage)
 		}
 	}
 	err := run(context.Background(), []string{"-h"}, nil)
@@ -326,9 +290,9 @@ func TestFlagErrors(t *testing.T) {
 // problems are errors of their own, not usage errors, and say what to do.
 func TestKeyFileErrors(t *testing.T) {
 	dir := t.TempDir()
-	k := writeKeys(t, dir, "a")
+	k := keyfiles.Write(t, dir, "a")
 	open := filepath.Join(dir, "open.key_secret")
-	data, err := os.ReadFile(k.secret["a"])
+	data, err := os.ReadFile(k.Secret["a"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +300,7 @@ func TestKeyFileErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	openGossip := filepath.Join(dir, "open-gossip.key")
-	if data, err = os.ReadFile(k.gossip); err != nil {
+	if data, err = os.ReadFile(k.Gossip); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(openGossip, data, 0o644); err != nil {
@@ -360,25 +324,25 @@ func TestKeyFileErrors(t *testing.T) {
 		if err := os.WriteFile(unreadable, nil, 0o000); err != nil {
 			t.Fatal(err)
 		}
-		cases = append(cases, errCase{[]string{"-curve-key", unreadable, "-allow", k.allowed},
+		cases = append(cases, errCase{[]string{"-curve-key", unreadable, "-allow", k.Allowed},
 			[]string{"-curve-key: ", unreadable, "permission denied"}})
 	}
 	for _, tc := range append(cases, []errCase{
-		{[]string{"-curve-key", open, "-allow", k.allowed},
+		{[]string{"-curve-key", open, "-allow", k.Allowed},
 			[]string{"-curve-key: ", "has mode 0644", "chmod 600 " + open}},
-		{[]string{"-curve-key", missing, "-allow", k.allowed},
+		{[]string{"-curve-key", missing, "-allow", k.Allowed},
 			[]string{"-curve-key: ", missing, "no such file", "examples/keygen writes key files"}},
-		{[]string{"-curve-key", filepath.Join(k.allowed, "a.key"), "-allow", k.allowed},
+		{[]string{"-curve-key", filepath.Join(k.Allowed, "a.key"), "-allow", k.Allowed},
 			[]string{"-curve-key: ", "looks like a public key file", "NAME.key_secret"}},
-		{[]string{"-curve-key", k.secret["a"], "-allow", empty}, []string{"-allow: ", "no *.key files in " + empty}},
-		{[]string{"-curve-key", k.secret["a"], "-allow", dir}, []string{"-allow: ", "gossip.key has no public-key line", "such as keys/allowed"}},
-		{[]string{"-curve-key", k.secret["a"], "-allow", k.allowed + "," + filepath.Join(dir, "nope")},
+		{[]string{"-curve-key", k.Secret["a"], "-allow", empty}, []string{"-allow: ", "no *.key files in " + empty}},
+		{[]string{"-curve-key", k.Secret["a"], "-allow", dir}, []string{"-allow: ", "gossip.key has no public-key line", "such as keys/allowed"}},
+		{[]string{"-curve-key", k.Secret["a"], "-allow", k.Allowed + "," + filepath.Join(dir, "nope")},
 			[]string{"-allow: ", "nope: no such file"}},
 		{[]string{"-gossip-key", openGossip}, []string{"-gossip-key: ", "chmod 600 " + openGossip}},
-		{[]string{"-gossip-key", k.secret["a"]}, []string{"-gossip-key: ", "not base64"}},
+		{[]string{"-gossip-key", k.Secret["a"]}, []string{"-gossip-key: ", "not base64"}},
 	}...) {
 		err := run(context.Background(), append([]string{"-name", "a"}, tc.args...), nil)
-		var ue *usageError
+		var ue *cli.UsageError
 		if err == nil || errors.As(err, &ue) {
 			t.Errorf("%q: got %v, want an error that is not a usage error", tc.args, err)
 			continue

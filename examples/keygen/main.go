@@ -23,7 +23,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -32,33 +31,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/meshmq/meshmq/examples/internal/cli"
 	"github.com/meshmq/meshmq/security"
 )
 
-func main() {
-	err := run(os.Args[1:], os.Stdout)
-	var ue *usageError
-	switch {
-	case errors.As(err, &ue) && errors.Is(err, flag.ErrHelp):
-		fmt.Print(ue.usage)
-	case ue != nil:
-		fmt.Fprint(os.Stderr, ue.usage)
-		os.Exit(2)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "keygen:", err)
-		os.Exit(1)
-	}
-}
-
-// usageError is a mistake on the command line (or -h): main prints usage,
-// which already holds the reason, and exits 2 (0 for -h).
-type usageError struct {
-	err   error
-	usage string
-}
-
-func (e *usageError) Error() string { return e.err.Error() }
-func (e *usageError) Unwrap() error { return e.err }
+func main() { cli.Exit("keygen", run(os.Args[1:], os.Stdout)) }
 
 const usageHead = `Usage: go run ./examples/keygen [-dir DIR] NAME...
 
@@ -121,38 +98,25 @@ type options struct {
 }
 
 func parseArgs(args []string) (*options, error) {
-	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
-	var text strings.Builder
-	fs.SetOutput(&text)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usageHead)
-		fs.PrintDefaults()
-	}
+	fs := cli.NewFlagSet("keygen", usageHead)
 	o := &options{}
 	fs.StringVar(&o.dir, "dir", "keys", "directory `DIR` to write the keys to; created if missing")
 	if err := fs.Parse(args); err != nil {
-		return nil, &usageError{err, text.String()}
-	}
-	fail := func(format string, a ...any) error {
-		err := fmt.Errorf(format, a...)
-		text.Reset()
-		fmt.Fprintf(&text, "%v\n", err)
-		fs.Usage()
-		return &usageError{err, text.String()}
+		return nil, err
 	}
 	if o.dir == "" {
-		return nil, fail("-dir: empty; give a directory, such as keys")
+		return nil, fs.Fail("-dir: empty; give a directory, such as keys")
 	}
 	o.names = fs.Args()
 	if len(o.names) == 0 {
-		return nil, fail("no names: give one name per peer, such as: go run ./examples/keygen -dir %s a b c", o.dir)
+		return nil, fs.Fail("no names: give one name per peer, such as: go run ./examples/keygen -dir %s a b c", o.dir)
 	}
 	for i, name := range o.names {
 		if err := checkName(name); err != nil {
-			return nil, fail("%v", err)
+			return nil, fs.Fail("%v", err)
 		}
 		if slices.Contains(o.names[:i], name) {
-			return nil, fail("name %q given twice", name)
+			return nil, fs.Fail("name %q given twice", name)
 		}
 	}
 	return o, nil

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/meshmq/meshmq/examples/internal/cli"
 	"github.com/meshmq/meshmq/security"
 )
 
@@ -153,7 +154,7 @@ func TestKeygenConflicts(t *testing.T) {
 		var out strings.Builder
 		// d comes first, and is not written: nothing is, on an error.
 		err := run([]string{"-dir", dir, "d", c.name}, &out)
-		var ue *usageError
+		var ue *cli.UsageError
 		if err == nil || errors.As(err, &ue) {
 			t.Errorf("%s: %v, want an error that is not a usage error", c.name, err)
 			continue
@@ -201,18 +202,18 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-nope", "a"}, "flag provided but not defined: -nope"},
 	} {
 		err := run(c.args, nil)
-		var ue *usageError
+		var ue *cli.UsageError
 		if !errors.As(err, &ue) {
 			t.Errorf("%q: %v, want a usage error", c.args, err)
 			continue
 		}
-		if !strings.Contains(ue.usage, c.want) || !strings.Contains(ue.usage, "Usage: go run ./examples/keygen") {
-			t.Errorf("%q: usage lacks %q:\n%s", c.args, c.want, ue.usage)
+		if !strings.Contains(ue.Usage, c.want) || !strings.Contains(ue.Usage, "Usage: go run ./examples/keygen") {
+			t.Errorf("%q: usage lacks %q:\n%s", c.args, c.want, ue.Usage)
 		}
 	}
-	var ue *usageError
+	var ue *cli.UsageError
 	if err := run([]string{"-h"}, nil); !errors.Is(err, flag.ErrHelp) || !errors.As(err, &ue) ||
-		!strings.Contains(ue.usage, "-dir DIR") {
+		!strings.Contains(ue.Usage, "-dir DIR") {
 		t.Errorf("-h: %v", err)
 	}
 }

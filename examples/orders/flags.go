@@ -46,16 +46,6 @@ type options struct {
 	verbose  bool
 }
 
-// usageError is a mistake on the command line (or -h): main prints usage,
-// which already holds the reason, and exits 2 (0 for -h).
-type usageError struct {
-	err   error
-	usage string
-}
-
-func (e *usageError) Error() string { return e.err.Error() }
-func (e *usageError) Unwrap() error { return e.err }
-
 const usageHead = `Usage: go run ./examples/orders [-role orders|shipping] [flags]
 
 The transactional outbox and the idempotent consumer, across kill -9.
@@ -97,14 +87,7 @@ var (
 )
 
 func parseArgs(args []string) (*options, error) {
-	fs := flag.NewFlagSet("orders", flag.ContinueOnError)
-	// Parse writes its complaint and the usage here; main decides where it goes.
-	var text strings.Builder
-	fs.SetOutput(&text)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usageHead)
-		fs.PrintDefaults()
-	}
+	fs := cli.NewFlagSet("orders", usageHead)
 	o := &options{}
 	var join, profile string
 	fs.StringVar(&o.role, "role", "", "orders or shipping; none: the demo")
@@ -131,28 +114,21 @@ func parseArgs(args []string) (*options, error) {
 		"processes print)")
 
 	if err := fs.Parse(args); err != nil {
-		return nil, &usageError{err, text.String()}
-	}
-	fail := func(format string, a ...any) error {
-		err := fmt.Errorf(format, a...)
-		text.Reset()
-		fmt.Fprintf(&text, "%v\n", err)
-		fs.Usage()
-		return &usageError{err, text.String()}
+		return nil, err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	misplaced := func(names []string, where string) error {
 		for _, n := range names {
 			if set[n] {
-				return fail("-%s applies to %s", n, where)
+				return fs.Fail("-%s applies to %s", n, where)
 			}
 		}
 		return nil
 	}
 
 	if fs.NArg() > 0 {
-		return nil, fail("unexpected argument %q: every setting is a flag", fs.Arg(0))
+		return nil, fs.Fail("unexpected argument %q: every setting is a flag", fs.Arg(0))
 	}
 	type rule struct {
 		names []string
@@ -169,7 +145,7 @@ func parseArgs(args []string) (*options, error) {
 		rules = []rule{{ordersOnlyFlags, "-role orders"}, {demoOnlyFlags, "the demo (no -role)"},
 			{notShippingFlags, "-role orders and the demo"}}
 	default:
-		return nil, fail("-role %q: want orders, shipping, or none for the demo", o.role)
+		return nil, fs.Fail("-role %q: want orders, shipping, or none for the demo", o.role)
 	}
 	for _, r := range rules {
 		if err := misplaced(r.names, r.where); err != nil {
@@ -177,7 +153,7 @@ func parseArgs(args []string) (*options, error) {
 		}
 	}
 	if o.db != "" && o.postgres != "" {
-		return nil, fail("-db and -postgres: give one")
+		return nil, fs.Fail("-db and -postgres: give one")
 	}
 	if o.role != roleDemo {
 		if o.name == "" {
@@ -188,10 +164,10 @@ func parseArgs(args []string) (*options, error) {
 		}
 	}
 	if hostPort, ok := strings.CutPrefix(o.listen, "tcp://"); !ok || cli.CheckHostPort(hostPort) != nil {
-		return nil, fail("-listen %q: want tcp://host:port, such as tcp://127.0.0.1:7001", o.listen)
+		return nil, fs.Fail("-listen %q: want tcp://host:port, such as tcp://127.0.0.1:7001", o.listen)
 	}
 	if cli.CheckHostPort(o.gossip) != nil {
-		return nil, fail("-gossip %q: want host:port, such as 127.0.0.1:7946", o.gossip)
+		return nil, fs.Fail("-gossip %q: want host:port, such as 127.0.0.1:7946", o.gossip)
 	}
 	for _, s := range cli.SplitList(join) {
 		if !slices.Contains(o.join, s) {
@@ -200,7 +176,7 @@ func parseArgs(args []string) (*options, error) {
 	}
 	for _, s := range o.join {
 		if cli.CheckHostPort(s) != nil {
-			return nil, fail("-join %q: want comma-separated host:port gossip addresses, such as 127.0.0.1:7946", s)
+			return nil, fs.Fail("-join %q: want comma-separated host:port gossip addresses, such as 127.0.0.1:7946", s)
 		}
 	}
 	switch strings.ToLower(profile) {
@@ -209,7 +185,7 @@ func parseArgs(args []string) (*options, error) {
 	case "lan":
 		o.profile = discovery.ProfileLAN
 	default:
-		return nil, fail("-profile %q: want fast or lan", profile)
+		return nil, fs.Fail("-profile %q: want fast or lan", profile)
 	}
 	if o.rate == 0 && !set["rate"] {
 		o.rate = defaultOrdersRate
@@ -218,21 +194,21 @@ func parseArgs(args []string) (*options, error) {
 		}
 	}
 	if !(o.rate > 0) || math.IsInf(o.rate, 0) {
-		return nil, fail("-rate %v: want a positive number of orders per second", o.rate)
+		return nil, fs.Fail("-rate %v: want a positive number of orders per second", o.rate)
 	}
 	if o.role == roleDemo && !set["count"] {
 		o.count = defaultDemoCount
 	}
 	switch {
 	case o.count < 0:
-		return nil, fail("-count %d: want 0 (no limit) or more", o.count)
+		return nil, fs.Fail("-count %d: want 0 (no limit) or more", o.count)
 	case o.count > maxOrderNumber:
-		return nil, fail("-count %d: order numbers go up to %d", o.count, maxOrderNumber)
+		return nil, fs.Fail("-count %d: order numbers go up to %d", o.count, maxOrderNumber)
 	case o.role == roleDemo && o.count < minDemoCount:
-		return nil, fail("-count %d: the demo needs at least %d orders to crash its processes mid-stream", o.count, minDemoCount)
+		return nil, fs.Fail("-count %d: the demo needs at least %d orders to crash its processes mid-stream", o.count, minDemoCount)
 	}
 	if o.holdTx < 0 || o.holdAck < 0 {
-		return nil, fail("-hold-tx and -hold-ack: want a positive number")
+		return nil, fs.Fail("-hold-tx and -hold-ack: want a positive number")
 	}
 	return o, nil
 }

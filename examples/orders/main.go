@@ -44,7 +44,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -84,19 +83,7 @@ func mainExit(args []string) int {
 			cancel()
 		}()
 	}
-	err := run(ctx, args, os.Stdout)
-	var ue *usageError
-	switch {
-	case errors.As(err, &ue) && errors.Is(err, flag.ErrHelp):
-		fmt.Print(ue.usage)
-	case ue != nil:
-		fmt.Fprint(os.Stderr, ue.usage)
-		return 2
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "orders:", err)
-		return 1
-	}
-	return 0
+	return cli.ExitCode("orders", run(ctx, args, os.Stdout), os.Stdout, os.Stderr)
 }
 
 // run is the command: the role args name, or the demo, printing to out,

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/meshmq/meshmq/channel"
+	"github.com/meshmq/meshmq/examples/internal/cli"
 	"github.com/meshmq/meshmq/internal/testutil"
 	"github.com/meshmq/meshmq/internal/testutil/pgtest"
 	"github.com/meshmq/meshmq/peer/outbox/sqlite"
@@ -261,14 +262,14 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"-count", "50"}, "the demo needs at least 100 orders"},
 	} {
 		err := run(context.Background(), tc.args, nil)
-		var ue *usageError
+		var ue *cli.UsageError
 		if !errors.As(err, &ue) {
 			t.Errorf("%q: got %v, want a usage error", tc.args, err)
 			continue
 		}
-		if !strings.Contains(ue.usage, tc.want) || !strings.Contains(ue.usage, "Usage: go run ./examples/orders") ||
-			!strings.Contains(ue.usage, "-role shipping -db /tmp/shipping.db") {
-			t.Errorf("%q: usage text lacks %q or the examples:\n%s", tc.args, tc.want, ue.usage)
+		if !strings.Contains(ue.Usage, tc.want) || !strings.Contains(ue.Usage, "Usage: go run ./examples/orders") ||
+			!strings.Contains(ue.Usage, "-role shipping -db /tmp/shipping.db") {
+			t.Errorf("%q: usage text lacks %q or the examples:\n%s", tc.args, tc.want, ue.Usage)
 		}
 	}
 	if err := run(context.Background(), []string{"-h"}, nil); !errors.Is(err, flag.ErrHelp) {

@@ -11,40 +11,22 @@ import (
 	"time"
 
 	"github.com/meshmq/meshmq/discovery"
+	"github.com/meshmq/meshmq/internal/testutil/keyfiles"
 	"github.com/meshmq/meshmq/peer"
 	"github.com/meshmq/meshmq/security"
 )
 
-// keyFiles writes a key pair, its public key in an allowed directory, and
-// a gossip key, as examples/keygen does.
+// keyFiles writes the keys of a and b as examples/keygen does: their key
+// pairs, their public keys in an allowed directory, and a gossip key. It
+// returns a's secret key file and key pair.
 func keyFiles(t *testing.T) (secret, allowed, gossip string, kp security.KeyPair) {
 	t.Helper()
-	dir := t.TempDir()
-	kp, err := security.GenerateKeyPair()
+	k := keyfiles.Write(t, t.TempDir(), "a", "b")
+	kp, err := security.LoadKeyPair(k.Secret["a"])
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret = filepath.Join(dir, "a.key_secret")
-	allowed = filepath.Join(dir, "allowed")
-	gossip = filepath.Join(dir, "gossip.key")
-	if err := security.WriteKeyPair(secret, kp); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(allowed, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := security.WritePublicKey(filepath.Join(allowed, "a.key"), kp.Public); err != nil {
-		t.Fatal(err)
-	}
-	other, _ := security.GenerateKeyPair()
-	if err := security.WritePublicKey(filepath.Join(allowed, "b.key"), other.Public); err != nil {
-		t.Fatal(err)
-	}
-	gk, _ := security.GenerateGossipKey()
-	if err := security.WriteGossipKey(gossip, gk); err != nil {
-		t.Fatal(err)
-	}
-	return secret, allowed, gossip, kp
+	return k.Secret["a"], k.Allowed, k.Gossip, kp
 }
 
 func parseSecurity(t *testing.T, args ...string) *SecurityFlags {
