@@ -46,6 +46,8 @@ type dest struct {
 	initial uint64    // the receiver's initial credit; 0: no limit
 	stopped bool
 	gone    bool // discovery says the peer failed or left: fail over once disconnected
+
+	counts  destCounters
 	writing bool // the pump is writing a batch it took: no write may overtake it
 }
 
@@ -60,13 +62,14 @@ type outMsg struct {
 	expires  int64 // unix ns; 0: never
 	retryAt  int64 // unix ns, while waiting
 	attempts int32
-	size     int32  // what it counts in the buffer
-	group    *group // the subscriber group of a published copy; nil for Send
-	lane     *lane  // the partition of a keyed message to a partitioned service
-	fresh    bool   // its ID was made for it: its first transmission is flagged fresh
-	urgent   bool   // a request or a reply: someone waits for it
-	relayed  bool   // from the outbox: the relay learns when it is settled
-	shared   bool   // a copy of a published outbox record: the copies share its Seq
+	size     int32         // what it counts in the buffer
+	group    *group        // the subscriber group of a published copy; nil for Send
+	lane     *lane         // the partition of a keyed message to a partitioned service
+	ch       *chanCounters // its channel's counters; nil for records that never decoded
+	fresh    bool          // its ID was made for it: its first transmission is flagged fresh
+	urgent   bool          // a request or a reply: someone waits for it
+	relayed  bool          // from the outbox: the relay learns when it is settled
+	shared   bool          // a copy of a published outbox record: the copies share its Seq
 	done     bool
 	queued   bool // in sendq or resendq
 	waiting  bool // in retries
@@ -165,6 +168,7 @@ func (d *dest) enqueueFenced(m *outMsg) (ok, fenced bool) {
 	m.seq, m.queued = d.nextSeq, true
 	d.unacked = append(d.unacked, m)
 	d.live++
+	d.counts.sent.Add(1)
 	if c := d.conn; d.writeNow(m) {
 		d.mu.Unlock()
 		// A request or a reply is written by the goroutine sending it when
@@ -423,6 +427,10 @@ func (d *dest) write(batch []wire.Entry, m *outMsg) []wire.Entry {
 	m.attempts++
 	if m.attempts > 1 {
 		d.p.stats.retried.Add(1)
+		d.counts.retried.Add(1)
+		if m.ch != nil {
+			m.ch.retried.Add(1)
+		}
 	}
 	return append(batch, wire.Entry{Stream: dataStream, Seq: m.seq, Attempt: uint64(m.attempts),
 		Partition: m.partition(), Group: m.groupName(), Flags: m.flags(m.attempts), Message: m.enc})
@@ -536,7 +544,11 @@ func (d *dest) ack(pk *wire.Ack) {
 	bytes := 0
 	for _, m := range settled {
 		bytes += int(m.size)
+		if m.ch != nil {
+			m.ch.acked.Add(1)
+		}
 	}
+	d.counts.acked.Add(uint64(len(settled)))
 	d.p.settleStored(settled)
 	d.p.stats.acked.Add(uint64(len(settled)))
 	d.p.released(settled)
@@ -677,6 +689,14 @@ func (p *Peer) deadLetter(d *dest, dead []deadMsg) {
 	p.released(ms)
 	p.buf.release(len(dead), bytes)
 	p.stats.dead.Add(uint64(len(dead)))
+	if d != nil {
+		d.counts.dead.Add(uint64(len(dead)))
+	}
+	for _, dm := range dead {
+		if dm.m.ch != nil {
+			dm.m.ch.dead.Add(1)
+		}
+	}
 	for i, dm := range dead {
 		msg := &channel.Message{}
 		if err := wire.DecodeMessage(dm.m.enc, msg); err != nil {
@@ -704,6 +724,7 @@ func (p *Peer) released(ms []*outMsg) {
 	var l *lane
 	ln := 0
 	for _, m := range ms {
+		m.ch.left(m)
 		if m.group != g {
 			if gn > 0 {
 				g.release(gn, gbytes)

@@ -139,6 +139,7 @@ func (p *Peer) resume(ctx context.Context, rec *outbox.Record, from resumeFrom) 
 		m.expires = exp.UnixNano()
 	}
 	p.stats.sent.Add(1)
+	p.accepted(m, hdr.Channel)
 	if rec.Dest.Group != "" {
 		m.group = p.groups.restored(rec.Dest.Group, hdr.Channel, p.cfg.retry)
 		m.policy = m.group.retryPolicy(nil, &p.cfg.retry)

@@ -83,7 +83,7 @@ func (p *Peer) failover(d *dest) {
 // lists still point at m.
 func (m *outMsg) moved() *outMsg {
 	return &outMsg{storeSeq: m.storeSeq, enc: m.enc, policy: m.policy, created: m.created,
-		expires: m.expires, attempts: m.attempts, size: m.size, lastErr: m.lastErr, group: m.group, fresh: m.fresh, lane: m.lane}
+		expires: m.expires, attempts: m.attempts, size: m.size, lastErr: m.lastErr, group: m.group, fresh: m.fresh, lane: m.lane, ch: m.ch}
 }
 
 // reroute sends m to an instance of its service, or parks it; a published

@@ -172,7 +172,9 @@ func TestRestartUnderSameNameRoutedAgain(t *testing.T) {
 	if err := tx.Send(context.Background(), indexed("work", 0, "")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "first message", func() bool { return cnt.distinct() == 1 })
+	// Acknowledged, not only handled: a kill before the ack left would
+	// rightly have it handled again by the restarted peer.
+	waitFor(t, "first message acknowledged", func() bool { return cnt.distinct() == 1 && tx.Stats().InFlight == 0 })
 	old := rx.Endpoint()
 	rx.kill()
 	restarted := time.Now()

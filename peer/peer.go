@@ -78,6 +78,8 @@ type Peer struct {
 	lanes          lanes
 	catalogVersion atomic.Uint64 // bumped by Handle
 	sec            securityState
+	chans          channelTable
+	memberEvents   memberCounters
 }
 
 // New starts a peer: it listens, joins discovery and is ready to Handle and
@@ -282,6 +284,7 @@ func (p *Peer) onMember(e discovery.Event) {
 	// Subscriber groups first: once Members shows a subscriber, Publish
 	// reaches it.
 	back, dead := p.groups.update(e, p.cfg.retry, time.Now())
+	p.memberEvents.count(e.Type)
 	p.refreshMembers()
 	p.deadLetter(nil, dead)
 	p.membership(e, back)

@@ -124,6 +124,7 @@ func (p *Peer) fanOut(ctx context.Context, msg *channel.Message, enc []byte, gs 
 	}
 	var dead []deadMsg
 	for i := range copies {
+		p.accepted(&copies[i], msg.Channel)
 		dead = append(dead, p.admitCopy(&copies[i], msg.Channel, msg.Key)...)
 	}
 	p.stats.sent.Add(uint64(len(copies)))

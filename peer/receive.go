@@ -244,7 +244,7 @@ func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
 			st.granted = e.Seq - 1 + uint64(p.cfg.credit)
 		}
 		if st.settled.Contains(e.Seq) {
-			p.stats.duplicates.Add(1)
+			p.duplicate(m)
 			r.markDirty(ip)
 			continue
 		}
@@ -276,7 +276,7 @@ func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
 			continue
 		case e.Flags&wire.FlagFresh == 0 && p.dedup.Seen(e.Group, m.ID):
 			st.settled.Add(e.Seq)
-			p.stats.duplicates.Add(1)
+			p.duplicate(m)
 			r.markDirty(ip)
 			if m.ReplyTo != "" {
 				// A request repeated after its reply went out: the same

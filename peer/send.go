@@ -137,6 +137,7 @@ func (p *Peer) sendWith(ctx context.Context, msg *channel.Message, sc *sendConfi
 		p.park(m)
 	case !d.enqueue(m):
 		p.buf.release(1, int(m.size))
+		p.unaccepted(m)
 		return ErrClosed
 	}
 	p.stats.sent.Add(1)
@@ -183,6 +184,7 @@ func (p *Peer) buffered(ctx context.Context, msg *channel.Message, sc *sendConfi
 		}
 		m.storeSeq = rec.Seq
 	}
+	p.accepted(m, msg.Channel)
 	return m, nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/meshmq/meshmq/channel"
 )
@@ -21,6 +23,9 @@ type service struct {
 	scope string          // dedup scope: "" for a service, the subscription key
 	parts int             // partitions advertised; 0: not partitioned
 	ctx   context.Context // the peer's, marked as a handler's
+	// last is the counters of the channel handled last: a service's
+	// messages all have its name, a subscription's mostly few topics.
+	last atomic.Pointer[namedCounters]
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -226,15 +231,20 @@ func (s *service) work() {
 
 // run calls the handler, turning a panic into an error.
 func (s *service) run(im *inMsg) (o outcome, err error) {
+	c := s.counters(im.msg.Channel)
+	began := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
 			o, err = panicked, fmt.Errorf("handler for %s panicked: %v", s.name, r)
 		}
+		c.latency.observe(time.Since(began))
 		switch o {
 		case handled:
 			s.p.stats.handled.Add(1)
+			c.handled.Add(1)
 		default:
 			s.p.stats.handlerErrors.Add(1)
+			c.handlerErrors.Add(1)
 		}
 	}()
 	ctx := s.ctx
@@ -281,3 +291,18 @@ func (s *service) stop() {
 }
 
 func (s *service) wait() { s.wg.Wait() }
+
+type namedCounters struct {
+	name string
+	c    *chanCounters
+}
+
+// counters returns the counters of channel, handled here.
+func (s *service) counters(channel string) *chanCounters {
+	if l := s.last.Load(); l != nil && l.name == channel {
+		return l.c
+	}
+	c := s.p.chans.of(channel)
+	s.last.Store(&namedCounters{channel, c})
+	return c
+}

@@ -28,6 +28,11 @@ type Stats struct {
 	Retained       int    // copies of events waiting for an absent subscriber group
 	HeldEvents     int    // events from the outbox waiting for a first subscriber (PublishTx)
 	Security       SecurityStats
+	// Per channel (services and topics, sent and handled), per destination
+	// (members sent to), and membership.
+	Channels     map[string]ChannelStats
+	Destinations map[string]DestinationStats
+	Members      MemberStats
 }
 
 type counters struct {
@@ -52,5 +57,8 @@ func (p *Peer) Stats() Stats {
 		LostBestEffort: c.lostBestEffort.Load(), Restored: c.restored.Load(), Relayed: c.relayed.Load(),
 		Kept: c.kept.Load(), InFlight: n, BufferBytes: b, Retained: p.groups.retainedCount(),
 		HeldEvents: int(c.heldEvents.Load()), Security: p.securityStats(),
+		Channels: p.chans.snapshot(), Destinations: p.destinationStats(),
+		Members: MemberStats{Alive: len(p.view()), Joined: p.memberEvents.joined.Load(),
+			Left: p.memberEvents.left.Load(), Failed: p.memberEvents.failed.Load()},
 	}
 }
