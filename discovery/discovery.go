@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/meshmq/meshmq/channel"
 	"github.com/meshmq/meshmq/security"
 )
 
@@ -21,6 +22,42 @@ type Member struct {
 	// must reach the holder of this key, and a connection claiming this
 	// member's name must authenticate with it.
 	Key security.PublicKey
+	// MessageTypes documents the messages the member takes and emits, as
+	// its handlers and senders declared them (AsyncAPI documents are built
+	// from them).
+	MessageTypes []MessageType
+}
+
+// Direction says whether a member receives, sends or replies with a message
+// type.
+type Direction uint8
+
+const (
+	Receive Direction = 1 // taken by a handler or subscription on the channel
+	Send    Direction = 2 // sent to the service or published to the topic
+	Reply   Direction = 3 // the reply of the channel's request handler
+)
+
+func (d Direction) String() string {
+	switch d {
+	case Receive:
+		return "receive"
+	case Send:
+		return "send"
+	case Reply:
+		return "reply"
+	}
+	return "unknown"
+}
+
+// MessageType documents one message a member takes or emits.
+type MessageType struct {
+	Channel     string       // service name, topic, or subscription pattern
+	Direction   Direction    // receive, send or reply
+	Kind        channel.Kind // document, command, event or reply
+	Name        string       // the message's name, e.g. its Go type's
+	Description string
+	Schema      []byte // JSON Schema (draft-07) of the payload, as JSON; empty: undocumented
 }
 
 // Handles reports whether m handles service.

@@ -40,6 +40,7 @@ type Catalog struct {
 	Services      []string
 	Partitions    map[string]int // partition counts of partitioned services
 	Subscriptions []Subscription
+	MessageTypes  []MessageType
 }
 
 // CatalogFetcher fetches a member's catalog; the peer provides one that asks
@@ -611,6 +612,7 @@ func (g *Gossip) apply(ev rawEvent) []Event {
 			e.member.Services = slices.Clone(ev.cat.Services)
 			e.member.Partitions = maps.Clone(ev.cat.Partitions)
 			e.member.Subscriptions = slices.Clone(ev.cat.Subscriptions)
+			e.member.MessageTypes = slices.Clone(ev.cat.MessageTypes)
 		}
 		typ := Updated
 		if !e.known {
@@ -644,7 +646,7 @@ func (g *Gossip) fetch(e *viewEntry, have uint64) {
 		return
 	}
 	m, node, fetch := e.member, e.node, g.cfg.Fetch
-	m.Services, m.Partitions, m.Subscriptions = nil, nil, nil
+	m.Services, m.Partitions, m.Subscriptions, m.MessageTypes = nil, nil, nil, nil
 	ver := e.meta
 	g.wg.Add(1)
 	go func() {

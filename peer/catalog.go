@@ -2,9 +2,11 @@ package peer
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync/atomic"
 
+	"github.com/meshmq/meshmq/channel"
 	"github.com/meshmq/meshmq/discovery"
 	"github.com/meshmq/meshmq/internal/wire"
 )
@@ -54,6 +56,16 @@ func (p *Peer) fetchCatalog(ctx context.Context, m discovery.Member, _ uint64) (
 				if s, ok := fromWireSub(ws); ok {
 					cat.Subscriptions = append(cat.Subscriptions, s)
 				}
+			}
+			for _, wt := range reply.Catalog.MessageTypes {
+				// From the network: only what is well formed is kept.
+				if wt.Channel == "" || wt.Direction < wire.DirectionReceive || wt.Direction > wire.DirectionReply ||
+					wt.Kind > uint64(channel.Reply) || (len(wt.Schema) > 0 && !json.Valid(wt.Schema)) {
+					continue
+				}
+				cat.MessageTypes = append(cat.MessageTypes, discovery.MessageType{Channel: wt.Channel,
+					Direction: discovery.Direction(wt.Direction), Kind: channel.Kind(wt.Kind), Name: wt.Name,
+					Description: wt.Description, Schema: wt.Schema})
 			}
 		}
 		return cat, nil

@@ -542,12 +542,13 @@ func (d *dest) ack(pk *wire.Ack) {
 		return
 	}
 	bytes := 0
+	var run chanRun
+	acked := func(c *chanCounters, n, _ uint64) { c.acked.Add(n) }
 	for _, m := range settled {
 		bytes += int(m.size)
-		if m.ch != nil {
-			m.ch.acked.Add(1)
-		}
+		run.add(m, acked)
 	}
+	run.flush(acked)
 	d.counts.acked.Add(uint64(len(settled)))
 	d.p.settleStored(settled)
 	d.p.stats.acked.Add(uint64(len(settled)))
@@ -723,8 +724,11 @@ func (p *Peer) released(ms []*outMsg) {
 	gn, gbytes := 0, 0
 	var l *lane
 	ln := 0
+	var run chanRun
+	release := func(c *chanCounters, n, size uint64) { c.release(n, size) }
+	defer run.flush(release)
 	for _, m := range ms {
-		m.ch.left(m)
+		run.add(m, release)
 		if m.group != g {
 			if gn > 0 {
 				g.release(gn, gbytes)

@@ -91,11 +91,26 @@ func (h *histogram) snapshot() Histogram {
 
 // chanCounters are one channel's counters.
 type chanCounters struct {
-	sent, acked, retried, dead         atomic.Uint64
-	inFlight, bytes                    atomic.Int64
-	handled, handlerErrors, duplicates atomic.Uint64
-	latency                            histogram
+	// In the buffer: sent minus released, in messages and bytes. Two
+	// monotonic counts rather than a gauge: the sending goroutine adds, the
+	// acknowledging one adds to its own, in runs (see released).
+	// Each group on its own cache lines: the sending goroutines, the
+	// acknowledging and writing ones, and the handlers update them
+	// concurrently.
+	sent, sentBytes atomic.Uint64
+	_               [cacheLine - 16]byte
+	released        atomic.Uint64
+	releasedBytes   atomic.Uint64
+	acked, retried  atomic.Uint64
+	dead            atomic.Uint64
+	_               [cacheLine - 40]byte
+	handled         atomic.Uint64
+	handlerErrors   atomic.Uint64
+	duplicates      atomic.Uint64
+	latency         histogram
 }
+
+const cacheLine = 64
 
 // maxChannels bounds the channels counted one by one: topics can be many
 // (one per order, say); past the bound they are counted together under
@@ -142,7 +157,7 @@ func (t *channelTable) snapshot() map[string]ChannelStats {
 func (c *chanCounters) snapshot() ChannelStats {
 	return ChannelStats{
 		Sent: c.sent.Load(), Acked: c.acked.Load(), Retried: c.retried.Load(), DeadLettered: c.dead.Load(),
-		InFlight: int(max(c.inFlight.Load(), 0)), BufferBytes: int(max(c.bytes.Load(), 0)),
+		InFlight: int(max(int64(c.sent.Load()-c.released.Load()), 0)), BufferBytes: int(max(int64(c.sentBytes.Load()-c.releasedBytes.Load()), 0)),
 		Handled: c.handled.Load(), HandlerErrors: c.handlerErrors.Load(), Duplicates: c.duplicates.Load(),
 		HandlerLatency: c.latency.snapshot(),
 	}
@@ -153,24 +168,45 @@ func (p *Peer) accepted(m *outMsg, channel string) {
 	c := p.chans.of(channel)
 	m.ch = c
 	c.sent.Add(1)
-	c.inFlight.Add(1)
-	c.bytes.Add(int64(m.size))
+	c.sentBytes.Add(uint64(m.size))
 }
 
 // unaccepted takes back accepted for a message that was not sent after all.
 func (p *Peer) unaccepted(m *outMsg) {
 	if m.ch != nil {
-		m.ch.sent.Add(^uint64(0))
-		m.ch.left(m)
+		m.ch.release(1, uint64(m.size))
 	}
 }
 
-// left uncounts a settled message from its channel's buffer gauges.
-func (c *chanCounters) left(m *outMsg) {
+// release counts n messages of size bytes out of the buffer.
+func (c *chanCounters) release(n, size uint64) {
 	if c != nil {
-		c.inFlight.Add(-1)
-		c.bytes.Add(-int64(m.size))
+		c.released.Add(n)
+		c.releasedBytes.Add(size)
 	}
+}
+
+// chanRun adds up a run of settled messages of one channel, so that an ACK
+// of many messages costs a few atomic additions, not a few per message.
+type chanRun struct {
+	c     *chanCounters
+	n, sz uint64
+}
+
+func (r *chanRun) add(m *outMsg, flush func(c *chanCounters, n, size uint64)) {
+	if m.ch != r.c {
+		r.flush(flush)
+		r.c = m.ch
+	}
+	r.n++
+	r.sz += uint64(m.size)
+}
+
+func (r *chanRun) flush(flush func(c *chanCounters, n, size uint64)) {
+	if r.c != nil && r.n > 0 {
+		flush(r.c, r.n, r.sz)
+	}
+	r.n, r.sz = 0, 0
 }
 
 // duplicate counts a received message dropped as already handled.

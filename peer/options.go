@@ -275,6 +275,8 @@ type handleConfig struct {
 	group   string
 	sub     discovery.Subscription // advertised bounds and policies
 	subOnly string                 // the first subscription-only option given
+	// Documentation (Takes, Answers).
+	takes, answers []MessageType
 }
 
 func (c *handleConfig) subscribeOnly(name string) {

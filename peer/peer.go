@@ -77,6 +77,7 @@ type Peer struct {
 	groups         groups
 	lanes          lanes
 	catalogVersion atomic.Uint64 // bumped by Handle
+	emits          []discovery.MessageType // Emits
 	sec            securityState
 	chans          channelTable
 	memberEvents   memberCounters
@@ -264,6 +265,7 @@ func (p *Peer) member() discovery.Member {
 	for _, s := range p.subs {
 		m.Subscriptions = append(m.Subscriptions, s.adv)
 	}
+	m.MessageTypes = p.messageTypes()
 	p.mu.Unlock()
 	return m
 }
@@ -329,8 +331,13 @@ func (p *Peer) Handle(service string, h channel.Handler, opts ...HandleOption) e
 		p.mu.Unlock()
 		return fmt.Errorf("%w: %s", ErrDuplicateHandler, service)
 	}
+	docs, err := handlerDocs(service, &hc, false)
+	if err != nil {
+		p.mu.Unlock()
+		return err
+	}
 	s := newService(p, service, chainHandle(h, p.cfg.handleMW), hc.concurrency)
-	s.parts = hc.partitions
+	s.parts, s.docs = hc.partitions, docs
 	p.services[service] = s
 	snapshot := maps.Clone(p.services)
 	p.handlers.Store(&snapshot)
@@ -514,6 +521,10 @@ func (p *Peer) catalog() *wire.Catalog {
 	}
 	for _, s := range m.Subscriptions {
 		cat.Subscriptions = append(cat.Subscriptions, toWireSub(s))
+	}
+	for _, t := range m.MessageTypes {
+		cat.MessageTypes = append(cat.MessageTypes, wire.MessageType{Channel: t.Channel, Kind: uint64(t.Kind), Name: t.Name,
+			Direction: wire.Direction(t.Direction), Description: t.Description, Schema: t.Schema})
 	}
 	return cat
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/meshmq/meshmq/channel"
+	"github.com/meshmq/meshmq/discovery"
 )
 
 // service runs one handler: a pool of workers over a queue in which messages
@@ -26,6 +27,7 @@ type service struct {
 	// last is the counters of the channel handled last: a service's
 	// messages all have its name, a subscription's mostly few topics.
 	last atomic.Pointer[namedCounters]
+	docs []discovery.MessageType // what it takes and answers (Takes, Answers)
 
 	mu       sync.Mutex
 	cond     *sync.Cond

@@ -83,6 +83,10 @@ func (p *Peer) Subscribe(pattern string, h channel.Handler, opts ...HandleOption
 	s.svc = newService(p, name, chainHandle(h, p.cfg.handleMW), hc.concurrency)
 	s.svc.scope = key
 	s.svc.parts = hc.partitions
+	var err error
+	if s.svc.docs, err = handlerDocs(pattern, &hc, true); err != nil {
+		return nil, err
+	}
 	p.mu.Lock()
 	if _, ok := p.subs[key]; ok {
 		p.mu.Unlock()
