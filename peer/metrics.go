@@ -117,6 +117,10 @@ const cacheLine = 64
 // OtherChannels.
 const maxChannels = 1024
 
+// ReplyChannel is the channel under which Stats counts replies, which have
+// no channel of their own.
+const ReplyChannel = "(reply)"
+
 // OtherChannels is the name under which Stats counts the channels past the
 // first 1,024 seen.
 const OtherChannels = "(other)"
@@ -127,8 +131,11 @@ type channelTable struct {
 	other chanCounters
 }
 
-// of returns the counters of channel name.
+// of returns the counters of channel name ("": replies).
 func (t *channelTable) of(name string) *chanCounters {
+	if name == "" {
+		name = ReplyChannel
+	}
 	if c, ok := t.m.Load(name); ok {
 		return c.(*chanCounters)
 	}

@@ -81,7 +81,7 @@ func Reply(ctx context.Context, reply *channel.Message) error {
 
 // sendReply sends the handler's reply to the requester; it reports whether
 // there was one.
-func (p *Peer) sendReply(req *channel.Message, slot *replySlot) bool {
+func (p *Peer) sendReply(ctx context.Context, req *channel.Message, slot *replySlot) bool {
 	slot.mu.Lock()
 	reply := slot.msg
 	slot.mu.Unlock()
@@ -98,7 +98,10 @@ func (p *Peer) sendReply(req *channel.Message, slot *replySlot) bool {
 	cached.Headers = reply.Headers.Clone()
 	p.replyCache.put(req.ReplyTo, req.ID, &cached)
 	// A reply never waits for room in the retry buffer (buffer.force).
-	if err := p.Send(p.ctx, reply); err != nil {
+	// The handler's ctx without its end: send middleware sees the
+	// handler's values (a trace span), and the reply goes out even after
+	// the handler's deadline.
+	if err := p.Send(context.WithoutCancel(ctx), reply); err != nil {
 		p.log.Warn("sending a reply", "to", req.ReplyTo, "correlation", req.CorrelationID, "err", err)
 	}
 	return true
