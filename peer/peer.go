@@ -76,7 +76,7 @@ type Peer struct {
 	replyCache     replyCache
 	groups         groups
 	lanes          lanes
-	catalogVersion atomic.Uint64 // bumped by Handle
+	catalogVersion atomic.Uint64           // bumped by Handle
 	emits          []discovery.MessageType // Emits
 	sec            securityState
 	chans          channelTable
