@@ -120,7 +120,7 @@ func (p *Peer) Emits(ch string, mt MessageType) error {
 	return p.disc.Update(p.member())
 }
 
-// Describe returns what the peer advertises about its messages: every
+// messageTypes returns what the peer advertises about its messages: every
 // declared message type, its own included (the input of an AsyncAPI
 // document).
 func (p *Peer) messageTypes() []discovery.MessageType {

@@ -22,6 +22,15 @@ if ! /usr/bin/python3 -c 'import zmq, msgpack' 2>/dev/null; then
 fi
 /usr/bin/python3 -c 'import zmq, msgpack; print("libzmq", zmq.zmq_version())'
 
+# >>> dashboard: the browser test of package dashboard drives Debian's
+# chromium, headless; it fails (never skips) without /usr/bin/chromium.
+if [ ! -x /usr/bin/chromium ]; then
+	log "installing chromium"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+fi
+# <<< dashboard
+
 # The durable-store tests run against a real PostgreSQL 15 (wal_level=logical),
 # started here unless MESHMQ_TEST_POSTGRES names one already.
 if [ -z "${MESHMQ_TEST_POSTGRES:-}" ]; then
@@ -36,6 +45,29 @@ if [ -z "${MESHMQ_TEST_POSTGRES:-}" ]; then
 	export MESHMQ_TEST_POSTGRES
 	log "PostgreSQL 15 at $MESHMQ_TEST_POSTGRES"
 fi
+
+# >>> asyncapi: the official AsyncAPI 3.0.0 JSON schema, for package asyncapi's
+# tests, which validate generated documents against it and fail without it.
+# npm's @asyncapi/specs ships it bundled (schemas/3.0.0.json, every definition
+# embedded), installed once into a cache directory unless
+# MESHMQ_ASYNCAPI_SCHEMA names one already.
+if [ -z "${MESHMQ_ASYNCAPI_SCHEMA:-}" ]; then
+	asyncapi_specs="${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/meshmq/asyncapi-specs-6.11.1"
+	MESHMQ_ASYNCAPI_SCHEMA="$asyncapi_specs/node_modules/@asyncapi/specs/schemas/3.0.0.json"
+	if [ ! -f "$MESHMQ_ASYNCAPI_SCHEMA" ]; then
+		if ! command -v npm >/dev/null; then
+			log "installing npm"
+			as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+			as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm >/dev/null
+		fi
+		log "installing @asyncapi/specs 6.11.1"
+		mkdir -p "$asyncapi_specs"
+		npm install --prefix "$asyncapi_specs" --no-save --no-audit --no-fund --loglevel=error @asyncapi/specs@6.11.1 >/dev/null
+	fi
+	export MESHMQ_ASYNCAPI_SCHEMA
+	log "AsyncAPI 3.0.0 schema at $MESHMQ_ASYNCAPI_SCHEMA"
+fi
+# <<< asyncapi
 
 log "go vet"
 go vet ./...
