@@ -78,9 +78,10 @@ func threePeers(t *testing.T, flags func(name string) []string) threePeersOutput
 	c := startPeer(t, rec, append([]string{"-name", "c", "-join", seed,
 		"-send", "orders", "-rate", "1000", "-count", strconv.Itoa(n)}, flags("c")...)...)
 
-	// c's view polls every 200 ms: b must stay long enough to be seen.
-	rec.waitFor(t, "b handling a share of c's stream, seen by c", func() bool {
-		return len(b.handled) >= 10 && c.has("joined b") && b.has("joined a")
+	// The views poll every 200 ms: b must stay long enough to be seen by
+	// c and by a, whose "left b" the test waits for below.
+	rec.waitFor(t, "b handling a share of c's stream, seen by c and a", func() bool {
+		return len(b.handled) >= 10 && c.has("joined b") && a.has("joined b") && b.has("joined a")
 	})
 	if err := b.stop(t); err != nil {
 		t.Fatalf("b: %v\n%s", err, b)
