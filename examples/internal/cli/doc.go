@@ -6,5 +6,6 @@
 // (NewFlagSet, UsageError, Exit).
 //
 // It is not part of meshmq's API: it serves examples/chat, examples/cluster,
-// examples/keygen and examples/orders only, and changes with them.
+// examples/keygen, examples/meshctl and examples/orders only, and changes
+// with them.
 package cli

@@ -41,6 +41,9 @@ func (f *SecurityFlags) Register(fs *flag.FlagSet) {
 // GossipKeyFile is the -gossip-key file, "" without one.
 func (f *SecurityFlags) GossipKeyFile() string { return f.gossipKey }
 
+// CurveKeyFile is the -curve-key file, "" without one.
+func (f *SecurityFlags) CurveKeyFile() string { return f.curveKey }
+
 // Check reports a combination of the flags that cannot work. Its errors
 // are mistakes on the command line: the commands print them with their
 // usage.
