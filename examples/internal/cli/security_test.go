@@ -181,3 +181,13 @@ func TestRefusals(t *testing.T) {
 		t.Fatalf("later refusals: %q, %v", line, ok)
 	}
 }
+
+func TestSecurityFlagsFiles(t *testing.T) {
+	f := parseSecurity(t, "-curve-key", "a.key_secret", "-allow", "allowed", "-gossip-key", "g.key")
+	if f.CurveKeyFile() != "a.key_secret" || f.GossipKeyFile() != "g.key" {
+		t.Errorf("CurveKeyFile %q, GossipKeyFile %q", f.CurveKeyFile(), f.GossipKeyFile())
+	}
+	if f := parseSecurity(t); f.CurveKeyFile() != "" || f.GossipKeyFile() != "" {
+		t.Errorf("no flags: %q, %q", f.CurveKeyFile(), f.GossipKeyFile())
+	}
+}
