@@ -7,11 +7,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/meshmq/meshmq/channel"
 	"github.com/meshmq/meshmq/discovery"
 	"github.com/meshmq/meshmq/internal/testutil"
+	"github.com/meshmq/meshmq/internal/testutil/peertest"
 	"github.com/meshmq/meshmq/peer"
 )
 
@@ -27,18 +27,7 @@ type testPeer struct {
 func startPeer(t *testing.T, name string) *testPeer {
 	t.Helper()
 	disc := discovery.NewStatic()
-	p, err := peer.New(context.Background(), peer.WithName(name), peer.WithDiscovery(disc), peer.WithLogger(testutil.Logger()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := p.Close(ctx); err != nil {
-			t.Errorf("close %s: %v", name, err)
-		}
-	})
-	return &testPeer{p, disc}
+	return &testPeer{peertest.StartDefaults(t, name, peer.WithDiscovery(disc)), disc}
 }
 
 // introduce tells every peer about the others' current advertisements

@@ -25,6 +25,7 @@ import (
 	"github.com/meshmq/meshmq/dashboard"
 	"github.com/meshmq/meshmq/discovery"
 	"github.com/meshmq/meshmq/internal/testutil"
+	"github.com/meshmq/meshmq/internal/testutil/peertest"
 	"github.com/meshmq/meshmq/peer"
 )
 
@@ -44,15 +45,15 @@ func TestBrowser(t *testing.T) {
 	// and sends ledger to w1; w2 subscribes to orders; evil has a name and a
 	// service made of markup.
 	w1View := discovery.NewStatic()
-	w1 := startPeer(t, "w1", peer.WithDiscovery(w1View))
+	w1 := peertest.Start(t, "w1", peer.WithDiscovery(w1View))
 	handle(t, w1, "ledger")
-	w2 := startPeer(t, "w2")
+	w2 := peertest.Start(t, "w2")
 	if _, err := w2.Subscribe("orders.>", func(context.Context, *channel.Message) error { return nil }, peer.Group("audit")); err != nil {
 		t.Fatal(err)
 	}
-	evil := startPeer(t, evilMember)
+	evil := peertest.Start(t, evilMember)
 	handle(t, evil, evilService)
-	hub := startPeer(t, "hub", peer.WithDiscovery(discovery.NewStatic(w1.Advertisement(), w2.Advertisement(), evil.Advertisement())))
+	hub := peertest.Start(t, "hub", peertest.StaticDiscovery(w1, w2, evil))
 	handle(t, hub, "billing")
 	w1View.Add(hub.Advertisement())
 	if err := hub.Send(context.Background(), &channel.Message{Kind: channel.Command, Channel: evilService, Body: []byte("x")}); err != nil {

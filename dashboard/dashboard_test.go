@@ -15,15 +15,16 @@ import (
 	"github.com/meshmq/meshmq/dashboard"
 	"github.com/meshmq/meshmq/discovery"
 	"github.com/meshmq/meshmq/internal/testutil"
+	"github.com/meshmq/meshmq/internal/testutil/peertest"
 	"github.com/meshmq/meshmq/peer"
 )
 
 // While tx sends to rx, both dashboards show positive rates; once the
 // traffic stopped and settled, the rates are zero and the counts exact.
 func TestRatesAndCounts(t *testing.T) {
-	rx := startPeer(t, "rx")
+	rx := peertest.Start(t, "rx")
 	handled := handle(t, rx, "work")
-	tx := startPeer(t, "tx", peer.WithDiscovery(discovery.NewStatic(rx.Advertisement())))
+	tx := peertest.Start(t, "tx", peertest.StaticDiscovery(rx))
 	txURL, rxURL := serve(t, tx), serve(t, rx)
 
 	f := startFlow(t, tx, "work", 5*time.Millisecond, 5)
@@ -94,15 +95,15 @@ func TestRatesAndCounts(t *testing.T) {
 // Members that disappear from the view stay on the page, marked left or
 // failed as the peer counted their departure, until they come back.
 func TestDepartedMembers(t *testing.T) {
-	a := startPeer(t, "a")
+	a := peertest.Start(t, "a")
 	handle(t, a, "svc-a")
-	b := startPeer(t, "b")
+	b := peertest.Start(t, "b")
 	if _, err := b.Subscribe("orders.>", func(context.Context, *channel.Message) error { return nil }, peer.Group("audit")); err != nil {
 		t.Fatal(err)
 	}
-	c := startPeer(t, "c")
+	c := peertest.Start(t, "c")
 	view := discovery.NewStatic(a.Advertisement(), b.Advertisement(), c.Advertisement())
-	d := startPeer(t, "d", peer.WithDiscovery(view))
+	d := peertest.Start(t, "d", peer.WithDiscovery(view))
 	base := serve(t, d)
 
 	st := state(t, base)
@@ -151,9 +152,9 @@ func TestEscaping(t *testing.T) {
 		evilService = `<script>alert("channel")</script>`
 		evilTitle   = `<b>ops</b> & "co"`
 	)
-	rx := startPeer(t, evilMember)
+	rx := peertest.Start(t, evilMember)
 	handle(t, rx, evilService)
-	tx := startPeer(t, "tx", peer.WithDiscovery(discovery.NewStatic(rx.Advertisement())))
+	tx := peertest.Start(t, "tx", peertest.StaticDiscovery(rx))
 	if err := tx.Send(context.Background(), &channel.Message{Kind: channel.Command, Channel: evilService, Body: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +201,7 @@ func TestEscaping(t *testing.T) {
 // restrictive Content-Security-Policy admitting exactly the inline script
 // and style; other paths and methods are refused.
 func TestHeaders(t *testing.T) {
-	p := startPeer(t, "solo")
+	p := peertest.Start(t, "solo")
 	base := serve(t, p)
 
 	res, page := get(t, base+"/")
@@ -280,7 +281,7 @@ func TestHeaders(t *testing.T) {
 // Mounted under a prefix, the page and its API answer there; with
 // http.StripPrefix on the bare prefix, too.
 func TestPrefix(t *testing.T) {
-	p := startPeer(t, "solo")
+	p := peertest.Start(t, "solo")
 	h, err := dashboard.New(p)
 	if err != nil {
 		t.Fatal(err)
@@ -302,9 +303,9 @@ func TestPrefix(t *testing.T) {
 
 // Concurrent requests (run with -race) all get a consistent answer.
 func TestConcurrentRequests(t *testing.T) {
-	rx := startPeer(t, "rx")
+	rx := peertest.Start(t, "rx")
 	handle(t, rx, "work")
-	tx := startPeer(t, "tx", peer.WithDiscovery(discovery.NewStatic(rx.Advertisement())))
+	tx := peertest.Start(t, "tx", peertest.StaticDiscovery(rx))
 	base := serve(t, tx)
 	f := startFlow(t, tx, "work", 2*time.Millisecond, 2)
 	defer f.halt(t)
@@ -343,7 +344,7 @@ func TestConcurrentRequests(t *testing.T) {
 }
 
 func TestOptions(t *testing.T) {
-	p := startPeer(t, "solo")
+	p := peertest.Start(t, "solo")
 	for _, opt := range []dashboard.Option{
 		dashboard.WithRefresh(0), dashboard.WithRefresh(time.Millisecond), dashboard.WithRefresh(time.Hour), dashboard.WithTitle(" "),
 	} {

@@ -21,31 +21,6 @@ import (
 // refresh is the tests' refresh interval: rates settle quickly.
 const refresh = 200 * time.Millisecond
 
-// startPeer starts a peer on 127.0.0.1 with quick heartbeats, reconnects
-// and retries, closed when the test ends.
-func startPeer(t *testing.T, name string, opts ...peer.Option) *peer.Peer {
-	t.Helper()
-	opts = append([]peer.Option{
-		peer.WithName(name),
-		peer.WithLogger(testutil.Logger()),
-		peer.WithHeartbeat(50*time.Millisecond, 500*time.Millisecond),
-		peer.WithReconnect(5*time.Millisecond, 50*time.Millisecond),
-		peer.WithRetry(peer.RetryPolicy{MaxAge: time.Minute, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Jitter: 0.5}),
-	}, opts...)
-	p, err := peer.New(context.Background(), opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := p.Close(ctx); err != nil {
-			t.Errorf("close %s: %v", name, err)
-		}
-	})
-	return p
-}
-
 // handle registers a handler for service on p that counts what it handles.
 func handle(t *testing.T, p *peer.Peer, service string) *atomic.Int64 {
 	t.Helper()

@@ -12,6 +12,7 @@ import (
 	"github.com/meshmq/meshmq/discovery"
 	"github.com/meshmq/meshmq/examples/internal/cli"
 	"github.com/meshmq/meshmq/internal/testutil"
+	"github.com/meshmq/meshmq/internal/testutil/peertest"
 	"github.com/meshmq/meshmq/peer"
 )
 
@@ -36,16 +37,7 @@ func (c *testCluster) peer(name string, setup func(p *peer.Peer), opts ...peer.O
 	if c.seed != "" {
 		gc.Seeds = []string{c.seed}
 	}
-	p, err := peer.New(context.Background(), append([]peer.Option{peer.WithName(name), peer.WithGossip(gc),
-		peer.WithLogger(testutil.Logger())}, opts...)...)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.t.Cleanup(func() {
-		if err := p.Close(context.Background()); err != nil {
-			c.t.Errorf("closing %s: %v", name, err)
-		}
-	})
+	p := peertest.StartDefaults(c.t, name, append([]peer.Option{peer.WithGossip(gc)}, opts...)...)
 	if c.seed == "" {
 		c.seed = p.Discovery().(*discovery.Gossip).Addr()
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/meshmq/meshmq/channel"
 	"github.com/meshmq/meshmq/discovery"
 	"github.com/meshmq/meshmq/internal/testutil"
+	"github.com/meshmq/meshmq/internal/testutil/peertest"
 	"github.com/meshmq/meshmq/peer"
 )
 
@@ -220,11 +221,7 @@ func TestSendNoMember(t *testing.T) {
 // send with a static member list: no gossip at all.
 func TestSendStatic(t *testing.T) {
 	var got received
-	p, err := peer.New(context.Background(), peer.WithName("solo"), peer.WithLogger(testutil.Logger()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(context.Background())
+	p := peertest.StartDefaults(t, "solo")
 	if err := p.Handle("orders", got.handle); err != nil {
 		t.Fatal(err)
 	}

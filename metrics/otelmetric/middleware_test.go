@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/meshmq/meshmq/channel"
+	"github.com/meshmq/meshmq/internal/testutil/peertest"
 	"github.com/meshmq/meshmq/metrics/otelmetric"
 	"github.com/meshmq/meshmq/peer"
 )
@@ -46,15 +47,15 @@ func set(kv ...attribute.KeyValue) attribute.Distinct {
 // the peer's histogram counts.
 func TestHandleMiddlewareRecordsRuns(t *testing.T) {
 	mp, reader := newProvider(t)
-	_, rx := exchange(t, peer.WithHandleMiddleware(otelmetric.HandleMiddleware(mp)))
+	_, rx := peertest.Exchange(t, peer.WithHandleMiddleware(otelmetric.HandleMiddleware(mp)))
 	dps := histogram(t, collect(t, reader))
 	ch := otelmetric.ChannelKey.String
 	et := otelmetric.ErrorTypeKey.String
 	for k, want := range map[attribute.Distinct]uint64{
-		set(ch("orders")): orders - 1, // the retried one succeeded at last
+		set(ch("orders")): peertest.Orders - 1, // the retried one succeeded at last
 		set(ch("orders"), et(otelmetric.ErrorRetryable)): 1,
 		set(ch("orders"), et(otelmetric.ErrorPermanent)): 1,
-		set(ch("events.x")): events,
+		set(ch("events.x")): peertest.Events,
 		set(ch("quote")):    1,
 	} {
 		dp, ok := dps[k]

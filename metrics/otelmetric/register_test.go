@@ -8,6 +8,8 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/meshmq/meshmq/channel"
+	"github.com/meshmq/meshmq/internal/testutil/peertest"
 	"github.com/meshmq/meshmq/metrics/otelmetric"
 	"github.com/meshmq/meshmq/peer"
 )
@@ -95,7 +97,7 @@ func peerOnly(p string) []attribute.KeyValue {
 // The observed values equal what two peers did, each message counted where
 // it was sent and where it was handled.
 func TestRegisterObservesTraffic(t *testing.T) {
-	tx, rx := exchange(t)
+	tx, rx := peertest.Exchange(t)
 	mp, reader := newProvider(t)
 	register(t, mp, tx)
 	register(t, mp, rx)
@@ -107,31 +109,31 @@ func TestRegisterObservesTraffic(t *testing.T) {
 		kv   []attribute.KeyValue
 		want int64
 	}{
-		{"meshmq.channel.sent", peerChan("tx", "orders"), orders + 1},
-		{"meshmq.channel.acked", peerChan("tx", "orders"), orders},
+		{"meshmq.channel.sent", peerChan("tx", "orders"), peertest.Orders + 1},
+		{"meshmq.channel.acked", peerChan("tx", "orders"), peertest.Orders},
 		{"meshmq.channel.dead_lettered", peerChan("tx", "orders"), 1},
 		{"meshmq.channel.retried", peerChan("tx", "orders"), int64(ts.Channels["orders"].Retried)},
 		{"meshmq.channel.in_flight", peerChan("tx", "orders"), 0},
 		{"meshmq.channel.buffer.size", peerChan("tx", "orders"), 0},
-		{"meshmq.channel.sent", peerChan("tx", "events.x"), events},
-		{"meshmq.channel.acked", peerChan("tx", "events.x"), events},
+		{"meshmq.channel.sent", peerChan("tx", "events.x"), peertest.Events},
+		{"meshmq.channel.acked", peerChan("tx", "events.x"), peertest.Events},
 		{"meshmq.channel.sent", peerChan("tx", "quote"), 1},
-		{"meshmq.channel.handled", peerChan("rx", "orders"), orders - 1},
+		{"meshmq.channel.handled", peerChan("rx", "orders"), peertest.Orders - 1},
 		{"meshmq.channel.handler_errors", peerChan("rx", "orders"), 2},
 		{"meshmq.channel.duplicates", peerChan("rx", "orders"), 1},
-		{"meshmq.channel.handled", peerChan("rx", "events.x"), events},
+		{"meshmq.channel.handled", peerChan("rx", "events.x"), peertest.Events},
 		{"meshmq.channel.handled", peerChan("rx", "quote"), 1},
 		{"meshmq.channel.sent", peerChan("rx", otelmetric.ReplyChannel), 1},
 		{"meshmq.channel.acked", peerChan("rx", otelmetric.ReplyChannel), 1},
 		{"meshmq.channel.handled", peerChan("tx", "orders"), 0},
-		{"meshmq.destination.sent", peerDest("tx", "rx"), orders + 1 + events + 1},
-		{"meshmq.destination.acked", peerDest("tx", "rx"), orders + events + 1},
+		{"meshmq.destination.sent", peerDest("tx", "rx"), peertest.Orders + 1 + peertest.Events + 1},
+		{"meshmq.destination.acked", peerDest("tx", "rx"), peertest.Orders + peertest.Events + 1},
 		{"meshmq.destination.dead_lettered", peerDest("tx", "rx"), 1},
 		{"meshmq.destination.retried", peerDest("tx", "rx"), int64(ts.Destinations["rx"].Retried)},
 		{"meshmq.destination.in_flight", peerDest("tx", "rx"), 0},
 		{"meshmq.destination.connected", peerDest("tx", "rx"), 1},
 		{"meshmq.destination.sent", peerDest("rx", "tx"), 1},
-		{"meshmq.published", peerOnly("tx"), events},
+		{"meshmq.published", peerOnly("tx"), peertest.Events},
 		{"meshmq.published", peerOnly("rx"), 0},
 		{"meshmq.unheard", peerOnly("tx"), 0},
 		{"meshmq.transmissions", peerOnly("tx"), int64(ts.Transmissions)},
@@ -161,7 +163,7 @@ func TestRegisterObservesTraffic(t *testing.T) {
 // Counters are cumulative monotonic sums, in-flight figures up-down sums,
 // booleans gauges; every instrument has a unit and a description.
 func TestRegisterInstrumentKinds(t *testing.T) {
-	tx, _ := exchange(t)
+	tx, _ := peertest.Exchange(t)
 	mp, reader := newProvider(t)
 	register(t, mp, tx)
 	rm := collect(t, reader)
@@ -217,18 +219,18 @@ func TestRegisterInstrumentKinds(t *testing.T) {
 
 // Each collection reads the peer again; stop ends the observations.
 func TestRegisterStop(t *testing.T) {
-	tx, _ := exchange(t)
+	tx, _ := peertest.Exchange(t)
 	mp, reader := newProvider(t)
 	stop := register(t, mp, tx, otelmetric.WithAttributes(attribute.String("zone", "eu")))
 	kv := []attribute.KeyValue{attribute.String("zone", "eu"), otelmetric.PeerKey.String("tx")}
-	if v, ok := point(collect(t, reader), "meshmq.published", kv...); !ok || v != events {
-		t.Fatalf("published %d (%v), want %d", v, ok, events)
+	if v, ok := point(collect(t, reader), "meshmq.published", kv...); !ok || v != peertest.Events {
+		t.Fatalf("published %d (%v), want %d", v, ok, peertest.Events)
 	}
-	if err := tx.Publish(context.Background(), eventMsg()); err != nil {
+	if err := tx.Publish(context.Background(), &channel.Message{Channel: "events.x", Body: []byte("more")}); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := point(collect(t, reader), "meshmq.published", kv...); v != events+1 {
-		t.Errorf("after one more event: published %d, want %d", v, events+1)
+	if v, _ := point(collect(t, reader), "meshmq.published", kv...); v != peertest.Events+1 {
+		t.Errorf("after one more event: published %d, want %d", v, peertest.Events+1)
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)

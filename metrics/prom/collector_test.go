@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/meshmq/meshmq/internal/testutil/peertest"
 	"github.com/meshmq/meshmq/metrics/prom"
 	"github.com/meshmq/meshmq/peer"
 )
@@ -17,7 +18,7 @@ import (
 // Two peers' traffic, scraped through a registry, equals what they did:
 // every message counted once where it was sent and where it was handled.
 func TestCollectorCountsTraffic(t *testing.T) {
-	tx, rx := exchange(t)
+	tx, rx := peertest.Exchange(t)
 	reg := prometheus.NewPedanticRegistry() // checks Collect against Describe
 	reg.MustRegister(prom.NewCollector(tx, rx))
 	ts, rs := tx.Stats(), rx.Stats()
@@ -170,15 +171,15 @@ meshmq_security_insecure{peer="tx"} 1
 // The handler latency is a Prometheus histogram whose cumulative buckets
 // add up the peer's per-bucket counts.
 func TestCollectorHandlerHistogram(t *testing.T) {
-	tx, rx := exchange(t)
+	tx, rx := peertest.Exchange(t)
 	c := prom.NewCollector(tx, rx)
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c)
 	lat := rx.Stats().Channels["orders"].HandlerLatency
 	// 10 first runs and the retry of the one that failed; the duplicate is
 	// not run.
-	if lat.Count != orders+1 {
-		t.Fatalf("rx ran the orders handler %d times, want %d", lat.Count, orders+1)
+	if lat.Count != peertest.Orders+1 {
+		t.Fatalf("rx ran the orders handler %d times, want %d", lat.Count, peertest.Orders+1)
 	}
 
 	var want strings.Builder
@@ -213,7 +214,7 @@ func TestCollectorHandlerHistogram(t *testing.T) {
 			}
 			prev = b.GetCumulativeCount()
 		}
-		if h.GetSampleCount() != orders+1 || prev > h.GetSampleCount() || h.GetSampleSum() <= 0 {
+		if h.GetSampleCount() != peertest.Orders+1 || prev > h.GetSampleCount() || h.GetSampleSum() <= 0 {
 			t.Errorf("histogram: count %d, last bucket %d, sum %v", h.GetSampleCount(), prev, h.GetSampleSum())
 		}
 	}
@@ -222,7 +223,7 @@ func TestCollectorHandlerHistogram(t *testing.T) {
 // The collector's metrics pass the Prometheus linter, and every family is
 // reported once per peer (or per peer and label value).
 func TestCollectorLintAndCount(t *testing.T) {
-	tx, rx := exchange(t)
+	tx, rx := peertest.Exchange(t)
 	c := prom.NewCollector(tx, rx)
 	problems, err := testutil.CollectAndLint(c)
 	if err != nil {
@@ -252,7 +253,7 @@ func TestCollectorLintAndCount(t *testing.T) {
 		t.Errorf("tx alone: %d channel series, want 3", n)
 	}
 	for name, want := range map[string]float64{
-		"meshmq_published_total":      events,
+		"meshmq_published_total":      peertest.Events,
 		"meshmq_members":              1,
 		"meshmq_security_insecure":    1,
 		"meshmq_relayed_total":        0,
@@ -275,7 +276,7 @@ func TestCollectorDescribeIsFixed(t *testing.T) {
 		close(ch)
 		return len(ch)
 	}
-	tx, rx := exchange(t)
+	tx, rx := peertest.Exchange(t)
 	if a, b := count(prom.NewCollector()), count(prom.NewCollector(tx, rx)); a != b || a == 0 {
 		t.Errorf("descriptors: %d without peers, %d with two", a, b)
 	}
@@ -290,7 +291,7 @@ func TestCollectorDescribeIsFixed(t *testing.T) {
 // Opts: a namespace and constant labels; a clashing label fails
 // registration.
 func TestCollectorOpts(t *testing.T) {
-	tx := startPeer(t, "solo")
+	tx := peertest.Start(t, "solo")
 	c := prom.NewCollectorOpts(prom.Opts{Namespace: "app_mesh", ConstLabels: prometheus.Labels{"zone": "eu"}}, tx)
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c)
@@ -315,8 +316,8 @@ app_mesh_members{peer="solo",zone="eu"} 0
 // Two peers of one name report the same series: the registry refuses to
 // gather them.
 func TestCollectorDuplicateNames(t *testing.T) {
-	a := startPeer(t, "same")
-	b := startPeer(t, "same")
+	a := peertest.Start(t, "same")
+	b := peertest.Start(t, "same")
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prom.NewCollector(a, b))
 	if _, err := reg.Gather(); err == nil {

@@ -8,8 +8,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/meshmq/meshmq/channel"
-	"github.com/meshmq/meshmq/discovery"
 	"github.com/meshmq/meshmq/internal/testutil"
+	"github.com/meshmq/meshmq/internal/testutil/peertest"
 	"github.com/meshmq/meshmq/peer"
 	"github.com/meshmq/meshmq/peer/outbox/sqlite"
 )
@@ -23,7 +23,7 @@ func TestOutboxCarriesTraceContext(t *testing.T) {
 	ctx := context.Background()
 	tr := newTracing(t)
 	got := make(chan received, 2)
-	rx := startPeer(t, "rx", peer.WithHandleMiddleware(tr.middleware().Handle))
+	rx := peertest.Start(t, "rx", peer.WithHandleMiddleware(tr.middleware().Handle))
 	if err := rx.Handle("shipping", func(ctx context.Context, m *channel.Message) error {
 		got <- received{span: trace.SpanContextFromContext(ctx), body: string(m.Body)}
 		return nil
@@ -40,8 +40,8 @@ func TestOutboxCarriesTraceContext(t *testing.T) {
 	if _, err := db.Exec("CREATE TABLE orders (id TEXT PRIMARY KEY)"); err != nil {
 		t.Fatal(err)
 	}
-	app := startPeer(t, "app", peer.WithStore(store), peer.WithSendMiddleware(tr.middleware().Send),
-		peer.WithDiscovery(discovery.NewStatic(rx.Advertisement())))
+	app := peertest.Start(t, "app", peer.WithStore(store), peer.WithSendMiddleware(tr.middleware().Send),
+		peertest.StaticDiscovery(rx))
 
 	// placeOrder writes an order and its command in one transaction, in a
 	// span of its own, and commits or rolls back.

@@ -9,7 +9,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/meshmq/meshmq/channel"
-	"github.com/meshmq/meshmq/discovery"
+	"github.com/meshmq/meshmq/internal/testutil/peertest"
 	"github.com/meshmq/meshmq/peer"
 	"github.com/meshmq/meshmq/trace/oteltrace"
 )
@@ -21,15 +21,15 @@ import (
 func TestRequestReplyOneTrace(t *testing.T) {
 	tr := newTracing(t)
 	rxTr := tr.middleware()
-	rx := startPeer(t, "rx", peer.WithSendMiddleware(rxTr.Send), peer.WithHandleMiddleware(rxTr.Handle))
+	rx := peertest.Start(t, "rx", peer.WithSendMiddleware(rxTr.Send), peer.WithHandleMiddleware(rxTr.Handle))
 	if err := rx.Handle("quote", func(ctx context.Context, m *channel.Message) error {
 		return peer.Reply(ctx, &channel.Message{Body: []byte("42")})
 	}); err != nil {
 		t.Fatal(err)
 	}
 	txTr := tr.middleware()
-	tx := startPeer(t, "tx", peer.WithSendMiddleware(txTr.Send), peer.WithHandleMiddleware(txTr.Handle),
-		peer.WithDiscovery(discovery.NewStatic(rx.Advertisement())))
+	tx := peertest.Start(t, "tx", peer.WithSendMiddleware(txTr.Send), peer.WithHandleMiddleware(txTr.Handle),
+		peertest.StaticDiscovery(rx))
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

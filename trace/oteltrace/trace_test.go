@@ -13,7 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/meshmq/meshmq/channel"
-	"github.com/meshmq/meshmq/discovery"
+	"github.com/meshmq/meshmq/internal/testutil/peertest"
 	"github.com/meshmq/meshmq/peer"
 	"github.com/meshmq/meshmq/trace/oteltrace"
 )
@@ -24,15 +24,14 @@ import (
 func TestSendToHandlerOneTrace(t *testing.T) {
 	tr := newTracing(t)
 	got := make(chan received, 1)
-	rx := startPeer(t, "rx", peer.WithHandleMiddleware(tr.middleware().Handle))
+	rx := peertest.Start(t, "rx", peer.WithHandleMiddleware(tr.middleware().Handle))
 	if err := rx.Handle("billing", func(ctx context.Context, m *channel.Message) error {
 		got <- received{span: trace.SpanContextFromContext(ctx), headers: m.Headers.Clone(), body: string(m.Body)}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	tx := startPeer(t, "tx", peer.WithSendMiddleware(tr.middleware().Send),
-		peer.WithDiscovery(discovery.NewStatic(rx.Advertisement())))
+	tx := peertest.Start(t, "tx", peer.WithSendMiddleware(tr.middleware().Send), peertest.StaticDiscovery(rx))
 
 	ctx, checkout := tr.root("checkout")
 	shared := channel.Headers{"tenant": "t-1"} // a map another message might share
@@ -88,15 +87,14 @@ func TestSendToHandlerOneTrace(t *testing.T) {
 func TestPublishToSubscriberOneTrace(t *testing.T) {
 	tr := newTracing(t)
 	got := make(chan received, 1)
-	rx := startPeer(t, "rx", peer.WithHandleMiddleware(tr.middleware().Handle))
+	rx := peertest.Start(t, "rx", peer.WithHandleMiddleware(tr.middleware().Handle))
 	if _, err := rx.Subscribe("orders.>", func(ctx context.Context, m *channel.Message) error {
 		got <- received{span: trace.SpanContextFromContext(ctx)}
 		return nil
 	}, peer.Group("audit")); err != nil {
 		t.Fatal(err)
 	}
-	tx := startPeer(t, "tx", peer.WithSendMiddleware(tr.middleware().Send),
-		peer.WithDiscovery(discovery.NewStatic(rx.Advertisement())))
+	tx := peertest.Start(t, "tx", peer.WithSendMiddleware(tr.middleware().Send), peertest.StaticDiscovery(rx))
 	ctx, place := tr.root("place order")
 	msg := &channel.Message{Channel: "orders.eu.created", Body: []byte("o-1")}
 	if err := tx.Publish(ctx, msg); err != nil {
@@ -121,7 +119,7 @@ func TestHandlerFailuresRecorded(t *testing.T) {
 	tr := newTracing(t)
 	var mu sync.Mutex
 	runs := map[string]int{}
-	rx := startPeer(t, "rx", peer.WithHandleMiddleware(tr.middleware().Handle))
+	rx := peertest.Start(t, "rx", peer.WithHandleMiddleware(tr.middleware().Handle))
 	if err := rx.Handle("work", func(ctx context.Context, m *channel.Message) error {
 		mu.Lock()
 		runs[string(m.Body)]++
@@ -139,8 +137,7 @@ func TestHandlerFailuresRecorded(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	tx := startPeer(t, "tx", peer.WithSendMiddleware(tr.middleware().Send),
-		peer.WithDiscovery(discovery.NewStatic(rx.Advertisement())))
+	tx := peertest.Start(t, "tx", peer.WithSendMiddleware(tr.middleware().Send), peertest.StaticDiscovery(rx))
 	ids := map[string]string{} // body → message ID
 	for _, body := range []string{"retry", "poison", "panic"} {
 		m := &channel.Message{Channel: "work", Body: []byte(body)}
@@ -206,14 +203,14 @@ func TestHandlerFailuresRecorded(t *testing.T) {
 func TestUntracedSenderNewTrace(t *testing.T) {
 	tr := newTracing(t)
 	got := make(chan received, 1)
-	rx := startPeer(t, "rx", peer.WithHandleMiddleware(tr.middleware().Handle))
+	rx := peertest.Start(t, "rx", peer.WithHandleMiddleware(tr.middleware().Handle))
 	if err := rx.Handle("billing", func(ctx context.Context, m *channel.Message) error {
 		got <- received{span: trace.SpanContextFromContext(ctx)}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	tx := startPeer(t, "tx", peer.WithDiscovery(discovery.NewStatic(rx.Advertisement())))
+	tx := peertest.Start(t, "tx", peertest.StaticDiscovery(rx))
 	if err := tx.Send(context.Background(), &channel.Message{Channel: "billing"}); err != nil {
 		t.Fatal(err)
 	}

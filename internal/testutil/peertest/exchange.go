@@ -1,4 +1,4 @@
-package otelmetric_test
+package peertest
 
 import (
 	"context"
@@ -6,51 +6,27 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/meshmq/meshmq/channel"
-	"github.com/meshmq/meshmq/discovery"
 	"github.com/meshmq/meshmq/internal/testutil"
 	"github.com/meshmq/meshmq/peer"
 )
 
-// startPeer starts a peer on 127.0.0.1 with quick retries, closed when the
-// test ends.
-func startPeer(t *testing.T, name string, opts ...peer.Option) *peer.Peer {
-	t.Helper()
-	opts = append([]peer.Option{
-		peer.WithName(name),
-		peer.WithLogger(testutil.Logger()),
-		peer.WithHeartbeat(50*time.Millisecond, 500*time.Millisecond),
-		peer.WithReconnect(5*time.Millisecond, 50*time.Millisecond),
-		peer.WithRetry(peer.RetryPolicy{MaxAge: time.Minute, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Jitter: 0.5}),
-	}, opts...)
-	p, err := peer.New(context.Background(), opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := p.Close(ctx); err != nil {
-			t.Errorf("close %s: %v", name, err)
-		}
-	})
-	return p
-}
-
-// traffic is what exchange makes two peers do, in numbers.
+// What Exchange makes two peers do, in numbers.
 const (
-	orders = 10 // commands to "orders": one fails once, one is poison
-	events = 2  // events to "events.x"
+	Orders = 10 // commands to "orders": one fails once, one is poison
+	Events = 2  // events to "events.x"
 )
 
-// exchange starts rx (with rxOpts) and tx and makes tx send rx orders
-// commands (the 4th fails once, the 8th is poison), a duplicate of the
-// first, events events, and one request; it returns once everything is
-// settled.
-func exchange(t *testing.T, rxOpts ...peer.Option) (tx, rx *peer.Peer) {
-	rx = startPeer(t, "rx", rxOpts...)
+// Exchange starts "rx" (with rxOpts) and "tx", both with the Quick profile,
+// and makes tx send rx Orders commands on "orders" (the 4th fails once,
+// the 8th is poison), a duplicate of the first, Events events on
+// "events.x", and one request to "quote", which rx answers with "42". It
+// returns once everything is settled: nothing in flight at either peer, the
+// duplicate dropped and every event handled.
+func Exchange(t testing.TB, rxOpts ...peer.Option) (tx, rx *peer.Peer) {
+	t.Helper()
+	rx = Start(t, "rx", rxOpts...)
 	var failedOnce atomic.Bool
 	if err := rx.Handle("orders", func(ctx context.Context, m *channel.Message) error {
 		switch string(m.Body) {
@@ -73,11 +49,11 @@ func exchange(t *testing.T, rxOpts ...peer.Option) (tx, rx *peer.Peer) {
 	if _, err := rx.Subscribe("events.*", func(context.Context, *channel.Message) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	tx = startPeer(t, "tx", peer.WithDiscovery(discovery.NewStatic(rx.Advertisement())))
+	tx = Start(t, "tx", StaticDiscovery(rx))
 
 	ctx, cancel := context.WithTimeout(context.Background(), testutil.Deadline)
 	defer cancel()
-	for i := range orders {
+	for i := range Orders {
 		body := fmt.Sprint(i)
 		switch i {
 		case 3:
@@ -94,7 +70,7 @@ func exchange(t *testing.T, rxOpts ...peer.Option) (tx, rx *peer.Peer) {
 	if err := tx.Send(ctx, &channel.Message{Kind: channel.Command, Channel: "orders", ID: "o-0", Body: []byte("again")}); err != nil {
 		t.Fatal(err)
 	}
-	for i := range events {
+	for i := range Events {
 		if err := tx.Publish(ctx, &channel.Message{Channel: "events.x", Body: []byte(fmt.Sprint(i))}); err != nil {
 			t.Fatal(err)
 		}
@@ -105,12 +81,7 @@ func exchange(t *testing.T, rxOpts ...peer.Option) (tx, rx *peer.Peer) {
 	testutil.WaitFor(t, "everything settled", func() bool {
 		ts, rs := tx.Stats(), rx.Stats()
 		return ts.InFlight == 0 && rs.InFlight == 0 && rs.Channels["orders"].Duplicates == 1 &&
-			rs.Channels["events.x"].Handled == events
+			rs.Channels["events.x"].Handled == Events
 	}, func() { t.Logf("tx: %+v\nrx: %+v", tx.Stats(), rx.Stats()) })
 	return tx, rx
-}
-
-// eventMsg is one more event for "events.x".
-func eventMsg() *channel.Message {
-	return &channel.Message{Channel: "events.x", Body: []byte("more")}
 }
