@@ -59,6 +59,7 @@ type replyKey struct{}
 type replySlot struct {
 	mu  sync.Mutex
 	msg *channel.Message
+	ctx context.Context // Reply's: what handle middleware added (a trace span) reaches the reply's send middleware
 }
 
 // Reply records reply as the answer to the request being handled in ctx. It
@@ -74,16 +75,16 @@ func Reply(ctx context.Context, reply *channel.Message) error {
 		return fmt.Errorf("%w: nil reply", channel.ErrInvalidMessage)
 	}
 	slot.mu.Lock()
-	slot.msg = reply
+	slot.msg, slot.ctx = reply, ctx
 	slot.mu.Unlock()
 	return nil
 }
 
 // sendReply sends the handler's reply to the requester; it reports whether
 // there was one.
-func (p *Peer) sendReply(ctx context.Context, req *channel.Message, slot *replySlot) bool {
+func (p *Peer) sendReply(req *channel.Message, slot *replySlot) bool {
 	slot.mu.Lock()
-	reply := slot.msg
+	reply, ctx := slot.msg, slot.ctx
 	slot.mu.Unlock()
 	if reply == nil {
 		return false
@@ -98,10 +99,13 @@ func (p *Peer) sendReply(ctx context.Context, req *channel.Message, slot *replyS
 	cached.Headers = reply.Headers.Clone()
 	p.replyCache.put(req.ReplyTo, req.ID, &cached)
 	// A reply never waits for room in the retry buffer (buffer.force).
-	// The handler's ctx without its end: send middleware sees the
-	// handler's values (a trace span), and the reply goes out even after
-	// the handler's deadline.
-	if err := p.Send(context.WithoutCancel(ctx), reply); err != nil {
+	// The values of the ctx Reply was called with (send middleware sees the
+	// handler's trace span), but not its end: the reply goes out even after
+	// the handler's deadline, until the peer closes.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	defer context.AfterFunc(p.ctx, cancel)()
+	if err := p.Send(ctx, reply); err != nil {
 		p.log.Warn("sending a reply", "to", req.ReplyTo, "correlation", req.CorrelationID, "err", err)
 	}
 	return true

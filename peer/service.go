@@ -269,7 +269,7 @@ func (s *service) run(im *inMsg) (o outcome, err error) {
 			// handler again.
 			s.p.dedup.Add(s.scope, im.msg.ID)
 		}
-		if slot != nil && s.p.sendReply(ctx, &im.msg, slot) { // only a handler that succeeded answers
+		if slot != nil && s.p.sendReply(&im.msg, slot) { // only a handler that succeeded answers
 			// The reply woke the connection's writer; the acknowledgement
 			// about to be recorded would wake the flusher, which the
 			// scheduler runs first. Yield so the reply is written first:

@@ -39,11 +39,9 @@
 //   - Each handler run gets its own consumer span: a retried message makes
 //     one span per attempt (meshmq.message.attempt), all children of the one
 //     producer span.
-//   - A reply is sent by the peer after the handler returned, outside its
-//     ctx; the Middleware remembers the consumer span of each request it
-//     handled (the last 4,096) so that the reply's producer span is its
-//     child. A reply answered from the responder's reply cache starts a new
-//     trace.
+//   - A reply is sent with its handler's ctx (after the handler returned),
+//     so its producer span is a child of the request's consumer span. A
+//     reply answered from the responder's reply cache starts a new trace.
 //   - Headers are copied before the trace context is written into them, so
 //     a Headers map shared with another message is not changed.
 //   - The package starts no goroutine. With otel's global TracerProvider

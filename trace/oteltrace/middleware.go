@@ -15,12 +15,10 @@ import (
 
 // Middleware traces a peer's sends and handler runs. Its Send method is a
 // peer.SendMiddleware, its Handle method a peer.HandleMiddleware; give both
-// to the same peer (replies are parented through it). It is safe for
-// concurrent use.
+// to the same peer. It is safe for concurrent use.
 type Middleware struct {
-	tracer  trace.Tracer
-	prop    propagation.TextMapPropagator
-	replies replyParents
+	tracer trace.Tracer
+	prop   propagation.TextMapPropagator
 }
 
 // New returns a Middleware configured by opts.
@@ -49,13 +47,6 @@ func New(opts ...Option) *Middleware {
 // next failed (the message was refused).
 func (m *Middleware) Send(next peer.SendFunc) peer.SendFunc {
 	return func(ctx context.Context, msg *channel.Message) error {
-		if msg.Kind == channel.Reply {
-			// The peer sends a reply outside its handler's ctx: its parent
-			// is the consumer span of the request, remembered by Handle.
-			if sc, ok := m.replies.take(msg.CorrelationID); ok && !trace.SpanContextFromContext(ctx).IsValid() {
-				ctx = trace.ContextWithSpanContext(ctx, sc)
-			}
-		}
 		op, name := sendOperation(msg)
 		ctx, span := m.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindProducer),
 			trace.WithAttributes(messageAttributes(msg, semconv.MessagingOperationTypeSend, op)...))
@@ -88,10 +79,6 @@ func (m *Middleware) Handle(next channel.Handler) channel.Handler {
 		}
 		ctx, span := m.tracer.Start(ctx, "process "+msg.Channel, trace.WithSpanKind(trace.SpanKindConsumer),
 			trace.WithAttributes(kv...))
-		request := msg.ReplyTo != "" && msg.CorrelationID != ""
-		if request {
-			m.replies.put(msg.CorrelationID, span.SpanContext())
-		}
 		panicked := true
 		defer func() {
 			switch {
@@ -106,9 +93,6 @@ func (m *Middleware) Handle(next channel.Handler) channel.Handler {
 				span.SetAttributes(semconv.ErrorTypeKey.String(et))
 				span.RecordError(err)
 				span.SetStatus(codes.Error, err.Error())
-			}
-			if request && (panicked || err != nil) {
-				m.replies.take(msg.CorrelationID) // no reply follows a failed run
 			}
 			span.End()
 		}()
