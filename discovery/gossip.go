@@ -334,9 +334,25 @@ func cmpString(a, b string) int {
 // catalog connects before we have fetched its own).
 func (g *Gossip) MemberKey(name string) (security.PublicKey, bool) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if e := g.view[name]; e != nil && !e.member.Key.IsZero() {
+	e, ml := g.view[name], g.ml
+	g.mu.Unlock()
+	if e != nil && !e.member.Key.IsZero() {
 		return e.member.Key, true
+	}
+	if ml == nil {
+		return security.PublicKey{}, false
+	}
+	// Not in the view yet: memberlist may know the node already (its join
+	// event waits in the loop). Its newest start's metadata decides.
+	var best meta
+	for _, n := range ml.Members() {
+		m, err := decodeMeta(n.Meta)
+		if err == nil && m.Name == name && m.Epoch >= best.Epoch {
+			best = m
+		}
+	}
+	if k := best.key(); best.Name != "" && !k.IsZero() {
+		return k, true
 	}
 	return security.PublicKey{}, false
 }
