@@ -80,7 +80,7 @@ func (d *dialect) Init(ctx context.Context, db *sql.DB) error {
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, d.initKey); err != nil {
 		return err
 	}
-	for _, s := range statements(d.prefix) {
+	for _, s := range sqlstore.Statements(ddl, d.prefix) {
 		if _, err := tx.ExecContext(ctx, s); err != nil {
 			return err
 		}

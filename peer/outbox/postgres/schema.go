@@ -1,11 +1,9 @@
 package postgres
 
-import "strings"
-
-// schema is the tables, {p} standing for the prefix. A dead letter keeps
+// ddl is the tables, {p} standing for the prefix. A dead letter keeps
 // the seq it had as a message, or takes one from the messages' sequence:
 // seqs are unique across both tables.
-const schema = `
+const ddl = `
 CREATE TABLE IF NOT EXISTS {p}_messages (
 	seq BIGSERIAL PRIMARY KEY,
 	owner TEXT,
@@ -47,14 +45,3 @@ CREATE TABLE IF NOT EXISTS {p}_processed (
 );
 CREATE INDEX IF NOT EXISTS {p}_processed_at ON {p}_processed (at);
 `
-
-// statements returns the schema's statements for prefix.
-func statements(prefix string) []string {
-	var out []string
-	for _, s := range strings.Split(strings.ReplaceAll(schema, "{p}", prefix), ";") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}

@@ -49,7 +49,7 @@ func (d *dialect) Init(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	defer tx.Rollback()
-	for _, s := range statements(d.prefix) {
+	for _, s := range sqlstore.Statements(ddl, d.prefix) {
 		if _, err := tx.ExecContext(ctx, s); err != nil {
 			return err
 		}

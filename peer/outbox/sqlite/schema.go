@@ -1,11 +1,9 @@
 package sqlite
 
-import "strings"
-
-// schema is the tables, {p} standing for the prefix. Seqs of dead letters
+// ddl is the tables, {p} standing for the prefix. Seqs of dead letters
 // come from the messages table's AUTOINCREMENT (see dialect.NewSeq), which
 // never reuses a value, so they are unique with the messages' seqs.
-const schema = `
+const ddl = `
 CREATE TABLE IF NOT EXISTS {p}_messages (
 	seq INTEGER PRIMARY KEY AUTOINCREMENT,
 	owner TEXT,
@@ -47,14 +45,3 @@ CREATE TABLE IF NOT EXISTS {p}_processed (
 );
 CREATE INDEX IF NOT EXISTS {p}_processed_at ON {p}_processed (at);
 `
-
-// statements returns the schema's statements for prefix.
-func statements(prefix string) []string {
-	var out []string
-	for _, s := range strings.Split(strings.ReplaceAll(schema, "{p}", prefix), ";") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"strings"
 
 	"github.com/meshmq/meshmq/peer/outbox"
 )
@@ -55,4 +56,16 @@ type Lease interface {
 	Alive(ctx context.Context) bool
 	// Release gives the role up.
 	Release()
+}
+
+// Statements splits a dialect's schema, with "{p}" standing for the table
+// prefix, into its statements for prefix.
+func Statements(schema, prefix string) []string {
+	var out []string
+	for _, s := range strings.Split(strings.ReplaceAll(schema, "{p}", prefix), ";") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
