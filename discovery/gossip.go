@@ -334,21 +334,17 @@ func cmpString(a, b string) int {
 // catalog connects before we have fetched its own).
 func (g *Gossip) MemberKey(name string) (security.PublicKey, bool) {
 	g.mu.Lock()
-	e, ml := g.view[name], g.ml
-	g.mu.Unlock()
-	if e != nil && !e.member.Key.IsZero() {
+	defer g.mu.Unlock()
+	if e := g.view[name]; e != nil && !e.member.Key.IsZero() {
 		return e.member.Key, true
 	}
-	if ml == nil {
-		return security.PublicKey{}, false
-	}
-	// Not in the view yet: memberlist may know the node already (its join
-	// event waits in the loop). Its newest start's metadata decides.
+	// Not in the view yet: memberlist may have told us of the node
+	// already, in an event still waiting for the loop. Its newest start
+	// decides.
 	var best meta
-	for _, n := range ml.Members() {
-		m, err := decodeMeta(n.Meta)
-		if err == nil && m.Name == name && m.Epoch >= best.Epoch {
-			best = m
+	for _, ev := range g.events {
+		if (ev.kind == rawJoin || ev.kind == rawUpdate) && ev.meta.Name == name && ev.meta.Epoch >= best.Epoch {
+			best = ev.meta
 		}
 	}
 	if k := best.key(); best.Name != "" && !k.IsZero() {
