@@ -52,7 +52,14 @@
 // Across senders there is no order: two senders' messages of one key reach
 // the same owner but interleave as they arrive. The receiver handles each
 // sender's partition one message at a time, different partitions
-// concurrently (Concurrency). Messages without a Key are spread freely.
+// concurrently (Concurrency); a sender is known by name, so the messages of
+// a restarted sender wait for the one its earlier incarnation left running,
+// and one that turns out already handled by then is acknowledged without
+// running. A keyed message to a service no member is known to handle yet
+// (a restarted sender's restored messages, before discovery has caught up)
+// waits, in order, until one is: only then is it known whether the service
+// is partitioned, and the partition owner is chosen. Messages without a Key
+// are spread freely.
 //
 // Backpressure. The retry buffer is bounded in messages and bytes
 // (WithBuffer); when it is full, Send waits until its ctx ends, or fails at
@@ -100,7 +107,10 @@
 // outbox/sqlite or outbox/postgres) Send and Publish return once the message
 // is committed; a peer restarted under the same name after a crash resends
 // everything its store holds unacknowledged, in Seq order, so each key's
-// order holds (Stats.Restored). SendTx and PublishTx write a message into
+// order holds (Stats.Restored): restored messages go through the same
+// partition lanes as new ones, ahead of them, and a group's restored copies
+// are retained until the group is known again, then go to their
+// partitions' owners ahead of newer copies. SendTx and PublishTx write a message into
 // the application's own transaction (the transactional outbox): it is sent
 // if and only if the transaction commits, by the relay (the store's polling
 // publisher by default, or WithRelay, e.g. a PostgreSQL log tail), at least

@@ -42,9 +42,11 @@ func (p *Peer) membership(e discovery.Event, back []*group) {
 		p.wakeLanes()
 		// Copies retained for the groups it came back to go now.
 		for _, g := range back {
+			g.routing.Lock() // new copies of a partitioned group wait behind these
 			for _, m := range g.takeRetained() {
 				p.reroute(m)
 			}
+			g.routing.Unlock()
 		}
 		signal(p.parkWake)
 	}
@@ -92,6 +94,13 @@ func (p *Peer) reroute(m *outMsg) {
 	var hdr channel.Message
 	err := wire.DecodeMessage(m.enc, &hdr)
 	if m.group != nil {
+		// A keyed copy for a partitioned group goes to its partition's owner
+		// (as admitCopy sends it), in turn: a copy restored before the group
+		// was known, or retained while it was away, too.
+		if l := p.groupLane(m.group, hdr.Key); err == nil && l != nil {
+			l.submit(m)
+			return
+		}
 		p.rerouteCopy(m, hdr.Channel)
 		return
 	}

@@ -29,6 +29,9 @@ type groups struct {
 type group struct {
 	key  string // publisher-local identity
 	wire string // the DATA entry group: the name, or "@" and the pattern
+	// routing orders a partitioned group's new copies after its retained
+	// ones while these are handed to the lanes (lock order: before g.mu).
+	routing sync.Mutex
 
 	mu     sync.Mutex
 	alive  []groupMember           // alive members

@@ -2,6 +2,9 @@ package peer
 
 import (
 	"slices"
+
+	"github.com/meshmq/meshmq/channel"
+	"github.com/meshmq/meshmq/internal/wire"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +34,8 @@ type lane struct {
 	key   laneKey
 	group *group // a partition of a subscriber group; nil: of a service
 
+	routing sync.Mutex // of an unknown lane: held while its messages leave it
+
 	mu       sync.Mutex
 	owner    *dest
 	inflight int       // messages given to owner, not settled
@@ -48,12 +53,23 @@ type lanes struct {
 	// services maps a service to its *serviceLanes: read on every keyed
 	// Send without a lock.
 	services sync.Map
+	// unrouted counts the messages waiting in services' unknown lanes: while
+	// it is 0, a keyed Send looks no further.
+	unrouted atomic.Int64
 }
+
+// unknownPart is the partition of a service's unknown lane: where its keyed
+// messages wait, in send order, while no member is known to handle it, so
+// that none is sent before discovery says whether the service is
+// partitioned, and none overtakes an earlier one of its key once it does.
+// That is where a restarted sender's restored messages wait for discovery.
+const unknownPart = -1
 
 // serviceLanes is a service's partition count by the view of gen, and its
 // lanes by partition.
 type serviceLanes struct {
 	n     int
+	known bool // some member handles the service
 	gen   uint64
 	lanes []atomic.Pointer[lane]
 }
@@ -66,46 +82,105 @@ func (ls *lanes) init() {
 // changed invalidates owners and partition counts.
 func (ls *lanes) changed() { ls.routes.Add(1) }
 
-// laneFor returns the lane of a keyed message to service, or nil when the
-// service is not partitioned.
-func (p *Peer) laneFor(service, key string) *lane {
+// serviceLanes returns the service's partitions by the current view.
+func (p *Peer) serviceLanes(service string) *serviceLanes {
 	ls := &p.lanes
 	gen := ls.routes.Load()
 	v, _ := ls.services.Load(service)
 	sl, _ := v.(*serviceLanes)
-	if sl == nil || sl.gen != gen {
-		n := 0
-		for _, m := range p.view() {
-			if m.Handles(service) {
-				n = max(n, m.Partitions[service])
-			}
-		}
-		next := &serviceLanes{n: n, gen: gen}
-		if sl != nil && sl.n == n {
-			next.lanes = sl.lanes // the same partitions: the same lanes
-		} else {
-			next.lanes = make([]atomic.Pointer[lane], n)
-		}
-		ls.services.Store(service, next)
-		sl = next
+	if sl != nil && sl.gen == gen {
+		return sl
 	}
+	n, known := 0, false
+	for _, m := range p.view() {
+		if m.Handles(service) {
+			n, known = max(n, m.Partitions[service]), true
+		}
+	}
+	next := &serviceLanes{n: n, known: known, gen: gen}
+	if sl != nil && sl.n == n {
+		next.lanes = sl.lanes // the same partitions: the same lanes
+	} else {
+		next.lanes = make([]atomic.Pointer[lane], n)
+	}
+	ls.services.Store(service, next)
+	return next
+}
+
+// laneFor returns the lane of a keyed message to service: its partition's,
+// or the service's unknown lane while no member handles it; nil when the
+// service is not partitioned.
+func (p *Peer) laneFor(service, key string) *lane {
+	ls := &p.lanes
+	if ls.unrouted.Load() > 0 {
+		// Messages that waited for the service go first.
+		if u := p.lane(laneKey{service, unknownPart}, false); u != nil {
+			p.routeUnknown(u)
+		}
+	}
+	sl := p.serviceLanes(service)
 	if sl.n == 0 {
-		return nil
+		if sl.known {
+			return nil
+		}
+		return p.lane(laneKey{service, unknownPart}, true)
 	}
 	part := partition.Of(key, sl.n)
 	if l := sl.lanes[part].Load(); l != nil {
 		return l
 	}
-	k := laneKey{service, part}
+	l := p.lane(laneKey{service, part}, true)
+	sl.lanes[part].Store(l)
+	return l
+}
+
+// lane returns the lane of k, made if missing and make is set.
+func (p *Peer) lane(k laneKey, make bool) *lane {
+	ls := &p.lanes
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	l := ls.byKey[k]
-	if l == nil {
+	if l == nil && make {
 		l = &lane{p: p, key: k}
 		ls.byKey[k] = l
 	}
-	sl.lanes[part].Store(l)
 	return l
+}
+
+// routeUnknown takes the messages of a service's unknown lane, in order, to
+// their partitions' lanes once the service is known, or to any instance if
+// it is not partitioned. Keyed sends of the service wait on u.routing
+// meanwhile (the count of unrouted messages drops only after), so none
+// overtakes them.
+func (p *Peer) routeUnknown(u *lane) {
+	u.routing.Lock()
+	defer u.routing.Unlock()
+	sl := p.serviceLanes(u.key.service)
+	if !sl.known {
+		return
+	}
+	u.mu.Lock()
+	held := u.held
+	u.held = nil
+	u.mu.Unlock()
+	if len(held) == 0 {
+		return
+	}
+	defer p.lanes.unrouted.Add(-int64(len(held)))
+	for _, m := range held {
+		var hdr channel.Message
+		if sl.n == 0 || wire.DecodeMessage(m.enc, &hdr) != nil {
+			p.reroute(m)
+			continue
+		}
+		part := partition.Of(hdr.Key, sl.n)
+		l := sl.lanes[part].Load()
+		if l == nil {
+			l = p.lane(laneKey{u.key.service, part}, true)
+			sl.lanes[part].Store(l)
+		}
+		l.submit(m)
+	}
 }
 
 // groupLane returns the lane of a keyed copy for a partitioned group, or nil.
@@ -184,6 +259,15 @@ func (l *lane) ownerNow() *dest {
 
 // submit adds m to the lane and sends what may go.
 func (l *lane) submit(m *outMsg) {
+	if l.key.part == unknownPart {
+		l.mu.Lock()
+		l.held = append(l.held, m) // never in flight: m.lane stays nil
+		l.p.lanes.unrouted.Add(1)
+		l.mu.Unlock()
+		// The service may have become known since laneFor looked.
+		l.p.routeUnknown(l)
+		return
+	}
 	m.lane = l
 	l.mu.Lock()
 	l.held = append(l.held, m)
@@ -269,6 +353,10 @@ func (p *Peer) wakeLanes() {
 	}
 	p.lanes.mu.Unlock()
 	for _, l := range all {
+		if l.key.part == unknownPart {
+			p.routeUnknown(l)
+			continue
+		}
 		l.settled(0)
 	}
 }
@@ -289,6 +377,10 @@ func (p *Peer) sweepLanes(now time.Time) {
 			ended = l.group.gone
 			l.group.mu.Unlock()
 		}
+		what := "owner of its partition"
+		if l.key.part == unknownPart {
+			what = "instance of its service"
+		}
 		l.mu.Lock()
 		kept := l.held[:0]
 		for _, m := range l.held {
@@ -296,15 +388,18 @@ func (p *Peer) sweepLanes(now time.Time) {
 			case ended:
 				dead = append(dead, deadMsg{m: m, reason: ReasonUnsubscribed, text: "its subscriber group ended"})
 			case m.expires != 0 && now.UnixNano() > m.expires:
-				dead = append(dead, deadMsg{m: m, reason: ReasonExpired, text: "no owner of its partition before it expired"})
+				dead = append(dead, deadMsg{m: m, reason: ReasonExpired, text: "no " + what + " before it expired"})
 			case m.policy.MaxAge > 0 && now.UnixNano()-m.created > int64(m.policy.MaxAge):
-				dead = append(dead, deadMsg{m: m, reason: ReasonMaxAge, text: "no owner of its partition"})
+				dead = append(dead, deadMsg{m: m, reason: ReasonMaxAge, text: "no " + what})
 			default:
 				kept = append(kept, m)
 			}
 		}
 		clear(l.held[len(kept):])
 		l.held = kept
+		if l.key.part == unknownPart {
+			p.lanes.unrouted.Add(-int64(len(dead)))
+		}
 		l.mu.Unlock()
 		for i := range dead {
 			dead[i].m.lane = nil // never given to an owner: not in flight
@@ -323,6 +418,9 @@ func (p *Peer) takeAllHeld() []*outMsg {
 		for _, m := range l.held {
 			m.lane = nil
 			out = append(out, m)
+		}
+		if l.key.part == unknownPart {
+			p.lanes.unrouted.Add(-int64(len(l.held)))
 		}
 		l.held = nil
 		l.mu.Unlock()

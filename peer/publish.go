@@ -168,8 +168,20 @@ func (p *Peer) admitCopy(m *outMsg, topic, key string) []deadMsg {
 		return append(dead, deadMsg{m: m, reason: ReasonOverflow, text: "group " + g.wire + " full"})
 	}
 	if l != nil {
-		// A partitioned group: the copy goes through its partition's lane.
-		l.submit(m)
+		// A partitioned group: the copy goes through its partition's lane,
+		// behind the copies retained while the group was away, which
+		// membership hands to the lanes under g.routing.
+		g.routing.Lock()
+		g.mu.Lock()
+		behind := len(g.retained) > 0
+		if behind {
+			g.retained = append(g.retained, m)
+		}
+		g.mu.Unlock()
+		if !behind {
+			l.submit(m)
+		}
+		g.routing.Unlock()
 		return dead
 	}
 	if dm := p.routeCopy(m, d); dm != nil {

@@ -103,6 +103,8 @@ type inMsg struct {
 	kq         *keyQueue
 	bestEffort bool
 	part       int32 // partition + 1 of a message to a partitioned service or group; 0: none
+	mayRepeat  bool  // not flagged fresh: its id may have been handled before
+	recheck    bool  // waited behind another of its key: look its id up again before it runs
 	running    bool  // guarded by svc.mu
 	failed     bool  // guarded by receiver.mu: NACKed, waiting for the resend
 }
@@ -324,6 +326,7 @@ func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
 		}
 		m.From, m.Attempt = ip.name, int(e.Attempt)
 		im.from, im.stream, im.seq, im.svc = ip, st, e.Seq, s
+		im.mayRepeat = e.Flags&wire.FlagFresh == 0 && m.ReplyTo == ""
 		if e.Partition != wire.NoPartition && s.parts > 0 && e.Partition < int64(s.parts) {
 			im.part = int32(e.Partition) + 1
 		}
@@ -409,6 +412,7 @@ const (
 	permanent
 	retry
 	panicked
+	duplicate // not run: its id was handled while it waited
 )
 
 // settle records a handler's outcome: acknowledged, dead-lettered at the
@@ -422,12 +426,16 @@ func (r *receiver) settle(im *inMsg, o outcome, err error) {
 	current := st.active[im.seq] == im
 	var reason wire.Reason
 	switch o {
-	case handled:
+	case handled, duplicate:
 		if current {
 			delete(st.active, im.seq)
 		}
 		st.settled.Add(im.seq)
-		r.p.dedup.Add(im.svc.scope, im.msg.ID)
+		if o == handled {
+			r.p.dedup.Add(im.svc.scope, im.msg.ID)
+		} else {
+			r.p.duplicate(&im.msg)
+		}
 		r.markDirty(im.from)
 	case permanent:
 		if current {

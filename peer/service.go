@@ -39,8 +39,10 @@ type service struct {
 
 // keyID names a queue of messages handled one at a time: a sender's key,
 // or a sender's partition (part = partition + 1) of a partitioned service.
+// The sender is its name, not its epoch: a restarted sender's messages of a
+// key wait for the one its earlier incarnation left running here.
 type keyID struct {
-	from *inPeer
+	from string
 	key  string
 	part int32
 }
@@ -81,9 +83,9 @@ func (s *service) enqueue(im *inMsg) bool {
 		s.push(im)
 		return true
 	}
-	id := keyID{im.from, im.msg.Key, 0}
+	id := keyID{im.from.name, im.msg.Key, 0}
 	if im.part > 0 {
-		id = keyID{from: im.from, part: im.part} // one partition at a time
+		id = keyID{from: im.from.name, part: im.part} // one partition at a time
 	}
 	kq := s.keys[id]
 	if kq == nil {
@@ -92,6 +94,8 @@ func (s *service) enqueue(im *inMsg) bool {
 	}
 	im.kq = kq
 	if kq.scheduled || kq.blocked != nil {
+		// What waits may turn out a duplicate of what runs: look again.
+		im.recheck = im.mayRepeat
 		kq.items = append(kq.items, im)
 		return true
 	}
@@ -146,35 +150,47 @@ func (s *service) next(kq *keyQueue) {
 }
 
 // purge removes from's messages (everyone's when from is nil) that are
-// queued or blocked (not running) and returns them. The caller holds
-// receiver.mu.
+// queued or blocked (not running) and returns them. A key queue may hold
+// messages of two incarnations of a sender: the others stay, in order. The
+// caller holds receiver.mu.
 func (s *service) purge(from *inPeer) []*inMsg {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	match := func(im *inMsg) bool { return from == nil || im.from == from }
 	var out []*inMsg
 	kept := s.ready[:0]
 	for _, im := range s.ready {
-		if from == nil || im.from == from {
-			out = append(out, im)
+		if !match(im) {
+			kept = append(kept, im)
 			continue
 		}
-		kept = append(kept, im)
+		out = append(out, im)
+		if im.kq != nil {
+			im.kq.scheduled = false // its key's next one may go
+		}
 	}
 	clear(s.ready[len(kept):])
 	s.ready = kept
-	for id, kq := range s.keys {
-		if from != nil && id.from != from {
+	for _, kq := range s.keys {
+		if from != nil && kq.id.from != from.name {
 			continue
 		}
-		out = append(out, kq.items...)
-		if kq.blocked != nil {
-			out = append(out, kq.blocked)
+		items := kq.items[:0]
+		for _, im := range kq.items {
+			if match(im) {
+				out = append(out, im)
+			} else {
+				items = append(items, im)
+			}
 		}
-		kq.items, kq.blocked = nil, nil
-		// A running message keeps the key scheduled until it ends.
-		kq.scheduled = kq.running
-		if !kq.running {
-			delete(s.keys, id)
+		clear(kq.items[len(items):])
+		kq.items = items
+		if kq.blocked != nil && match(kq.blocked) {
+			out = append(out, kq.blocked)
+			kq.blocked = nil
+		}
+		if !kq.running && !kq.scheduled && kq.blocked == nil {
+			s.next(kq) // the next that stayed, or the key is forgotten
 		}
 	}
 	return out
@@ -200,14 +216,20 @@ func (s *service) work() {
 		}
 		s.mu.Unlock()
 
-		o, err := s.run(im)
+		var o outcome
+		var err error
+		if im.recheck && s.p.dedup.Seen(s.scope, im.msg.ID) {
+			o = duplicate
+		} else {
+			o, err = s.run(im)
+		}
 
 		// A settled message is acknowledged before its key's next one can
 		// run: acknowledgements of a key then leave in handling order, so a
 		// sender that loses this peer never has an earlier message of the
 		// key unacknowledged behind later acknowledged ones, to be handled
 		// again after them elsewhere.
-		final := o == handled || o == permanent
+		final := o == handled || o == permanent || o == duplicate
 		if final {
 			s.p.recv.settle(im, o, err)
 		}
