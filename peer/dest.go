@@ -228,10 +228,13 @@ func (d *dest) sendBestEffort(ctx context.Context, enc []byte, group string) err
 }
 
 // up switches to a new connection: everything unacknowledged goes again, in
-// order, now (a backoff in progress ends with the old connection).
+// order, now (a backoff in progress ends with the old connection). The Up of
+// a connection already replaced is ignored: it may come after the Up of its
+// replacement, and down would then leave the destination without one while
+// the link stays up.
 func (d *dest) up(c *transport.Conn) {
 	d.mu.Lock()
-	if d.conn == c {
+	if d.conn == c || !c.Current() {
 		d.mu.Unlock()
 		return
 	}

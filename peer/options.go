@@ -10,6 +10,7 @@ import (
 
 	"github.com/meshmq/meshmq/discovery"
 	"github.com/meshmq/meshmq/internal/backoff"
+	"github.com/meshmq/meshmq/internal/transport"
 	"github.com/meshmq/meshmq/peer/outbox"
 	"github.com/meshmq/meshmq/security"
 )
@@ -42,6 +43,9 @@ type config struct {
 	relay         outbox.Relay
 	noRelay       bool
 	security      *security.Config
+	// wrapHandler, set by tests only, wraps the handler the transport
+	// calls, to reorder or observe its calls.
+	wrapHandler func(transport.Handler) transport.Handler
 }
 
 func defaults() config {

@@ -155,11 +155,15 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 	p.replyCache.init(replyCacheSize)
 	p.send = chainSend(p.sendCore, cfg.sendMW)
 
+	var handler transport.Handler = (*transportHandler)(p)
+	if cfg.wrapHandler != nil {
+		handler = cfg.wrapHandler(handler)
+	}
 	tr, err := transport.Listen(transport.Config{
 		Name:              cfg.name,
 		Listen:            cfg.listen,
 		Advertise:         cfg.advertise,
-		Handler:           (*transportHandler)(p),
+		Handler:           handler,
 		Logger:            cfg.logger,
 		HeartbeatInterval: cfg.heartbeat,
 		HeartbeatTimeout:  cfg.heartbeatTO,
@@ -492,6 +496,8 @@ func (h *transportHandler) Down(c *transport.Conn, err error) {
 func (h *transportHandler) Packet(c *transport.Conn, pk wire.Packet) {
 	p := (*Peer)(h)
 	switch pk := pk.(type) {
+	case *wire.Drain:
+		p.recv.drain(c)
 	case *wire.Data:
 		p.recv.data(c, pk)
 	case *wire.Ack:
@@ -511,6 +517,15 @@ func (h *transportHandler) Packet(c *transport.Conn, pk wire.Packet) {
 	case *wire.CatalogReply:
 		p.catalogs.answer(pk)
 	}
+}
+
+// drainTimeout bounds how long a DRAIN's answer waits for running
+// handlers: the heartbeat timeout, the patience the protocol gives a peer.
+func (p *Peer) drainTimeout() time.Duration {
+	if p.cfg.heartbeatTO > 0 {
+		return p.cfg.heartbeatTO
+	}
+	return transport.DefaultHeartbeatTimeout
 }
 
 func (p *Peer) catalog() *wire.Catalog {

@@ -53,6 +53,9 @@ type inPeer struct {
 	// messages of the key are refused too until the first comes back, so a
 	// handler registered in between cannot see them out of order.
 	refused map[string][]uint64
+	// drained is closed once no handler runs a message of this sender,
+	// for a DRAIN waiting on them (drain); nil when nobody waits.
+	drained chan struct{}
 }
 
 // heldBack reports whether seq of key must wait behind a refused one; the
@@ -147,9 +150,20 @@ func (ip *inPeer) stream(id uint64) *inStream {
 func (r *receiver) up(c *transport.Conn) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if !c.Current() {
+		// Replaced already, and the Up of its replacement may have come
+		// first: acknowledgements must follow the link's current
+		// connection, not the last Up (down would then leave none).
+		return
+	}
 	ip := r.sender(c)
 	r.purge(ip)
 	ip.conn = c
+	if len(ip.streams) > 0 {
+		// What is settled goes again on the new connection at once: an
+		// ACK queued on the old one may have been lost with it.
+		r.markDirty(ip)
+	}
 }
 
 func (r *receiver) down(c *transport.Conn) {
@@ -404,6 +418,78 @@ func (r *receiver) refuseQueued(s *service) {
 	}
 }
 
+// running reports whether a handler runs (or is about to run) a message of
+// ip. The caller holds r.mu.
+func (ip *inPeer) running() bool {
+	for _, st := range ip.streams {
+		for _, im := range st.active {
+			if !im.failed {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// drain answers a DRAIN from c's sender (PROTOCOL.md 9) with what is owed
+// on c, before the transport sends our DRAIN: messages queued and not
+// started are NACKed with reason 9 (retryable: the sender takes them
+// elsewhere or later, and the later messages of their keys with them, so
+// per-key order holds); the running ones are waited for, up to the heartbeat
+// timeout, and acknowledged (or NACKed) like any other; then the ACKs are
+// flushed onto c. It runs on c's reader, which has nothing more to read.
+func (r *receiver) drain(c *transport.Conn) {
+	r.mu.Lock()
+	ip := r.senders[c.RemoteName()]
+	if ip == nil || ip.epoch != c.RemoteEpoch() || ip.conn != c {
+		r.mu.Unlock()
+		return // nothing owed on c: the sender's messages follow another connection
+	}
+	var nacks []wire.StreamNack
+	for _, s := range r.p.allServices() {
+		for _, im := range s.purge(ip) {
+			if im.stream == nil || im.stream.active[im.seq] != im {
+				continue // best-effort, or settled meanwhile
+			}
+			delete(im.stream.active, im.seq)
+			if !im.failed { // a failed one was NACKed already
+				nacks = append(nacks, wire.StreamNack{Stream: im.stream.id, Seq: im.seq, Reason: wire.ReasonShuttingDown, Text: "receiver drained before handling it"})
+			}
+		}
+	}
+	for _, st := range ip.streams {
+		for seq, im := range st.active {
+			if im.failed {
+				delete(st.active, seq)
+			}
+		}
+	}
+	ip.refused = nil
+	var wait chan struct{}
+	if ip.running() {
+		if ip.drained == nil {
+			ip.drained = make(chan struct{})
+		}
+		wait = ip.drained
+	}
+	r.mu.Unlock()
+	if len(nacks) > 0 {
+		r.p.stats.rejected.Add(uint64(len(nacks)))
+		c.SendPacket(&wire.Nack{Items: nacks})
+	}
+	if wait != nil {
+		t := time.NewTimer(r.p.drainTimeout())
+		select {
+		case <-wait:
+		case <-t.C:
+			r.p.log.Warn("handlers still running when the sender drained; their acknowledgements may be lost", "sender", ip.name)
+		case <-c.Closed():
+		}
+		t.Stop()
+	}
+	r.flushNow()
+}
+
 // outcome is how a handler run ended.
 type outcome uint8
 
@@ -454,6 +540,10 @@ func (r *receiver) settle(im *inMsg, o outcome, err error) {
 		}
 	}
 	c := im.from.conn
+	var drained chan struct{} // a DRAIN waits for the last running message of im's sender
+	if ip := im.from; ip.drained != nil && !ip.running() {
+		drained, ip.drained = ip.drained, nil
+	}
 	r.mu.Unlock()
 	if reason != 0 && c != nil {
 		text := ""
@@ -461,6 +551,9 @@ func (r *receiver) settle(im *inMsg, o outcome, err error) {
 			text = err.Error()
 		}
 		c.SendPacket(&wire.Nack{Items: []wire.StreamNack{{Stream: st.id, Seq: im.seq, Reason: reason, Text: text}}})
+	}
+	if drained != nil {
+		close(drained) // after the NACK is queued: the DRAIN follows it
 	}
 }
 

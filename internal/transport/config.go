@@ -133,7 +133,7 @@ func (c Config) withDefaults() (Config, error) {
 	setInt(&c.BatchBytes, defaultBatchBytes)
 	setDur(&c.HandshakeTimeout, 5*time.Second)
 	setDur(&c.HeartbeatInterval, time.Second)
-	setDur(&c.HeartbeatTimeout, 5*time.Second)
+	setDur(&c.HeartbeatTimeout, DefaultHeartbeatTimeout)
 	setDur(&c.WriteTimeout, 30*time.Second)
 	if c.Reconnect == (backoff.Policy{}) {
 		c.Reconnect = backoff.Default
@@ -188,3 +188,6 @@ func (c *Config) hello(versions []uint64, endpoint string) *wire.Hello {
 		InitialCredit:    c.InitialCredit,
 	}
 }
+
+// DefaultHeartbeatTimeout is Config.HeartbeatTimeout when unset.
+const DefaultHeartbeatTimeout = 5 * time.Second

@@ -51,6 +51,7 @@ type Conn struct {
 	drained     bool // the remote side sent DRAIN
 	sentDrain   bool // we sent DRAIN
 	remoteFirst bool // the remote side drained before we did
+	holdDrain   bool // our answer to the remote DRAIN waits for the handler (answerDrain)
 
 	wake   chan struct{} // the writer has work
 	space  chan struct{} // the queue has room again
@@ -108,6 +109,17 @@ func (c *Conn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
 
 // Done is closed once the connection has fully closed.
 func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Closed is closed as soon as the connection is closing: nothing more is
+// written to it.
+func (c *Conn) Closed() <-chan struct{} { return c.closed }
+
+// Current reports whether c is its link's current connection: false once
+// another replaced it or it closed. Handler calls for different connections
+// of one link may come in any order, so a handler that keeps one connection
+// per peer checks this in Up, under the lock that guards its choice: an Up
+// that arrives after the Up of the connection that replaced it is stale.
+func (c *Conn) Current() bool { return c.link != nil && c.link.Conn() == c }
 
 // Err returns why the connection closed, or nil while it is open.
 func (c *Conn) Err() error {
@@ -226,19 +238,22 @@ func (c *Conn) Drain() {
 	signal(c.wake)
 }
 
-// remoteDrain answers a DRAIN: DATA not yet written is dropped (the remote
-// side will not handle it; the layer above resends what stays unacknowledged),
-// control packets still go, then our DRAIN.
-func (c *Conn) remoteDrain() {
+// remoteDrain takes a DRAIN: DATA not yet written is dropped and no more is
+// taken (the remote side will not handle it; the layer above resends what
+// stays unacknowledged); control packets still go, then our DRAIN, held
+// until answerDrain: the handler first queues the ACKs and NACKs it owes. It
+// reports false when our DRAIN had gone already and the connection is done.
+func (c *Conn) remoteDrain() (owed bool) {
 	c.mu.Lock()
 	c.drained = true
 	if c.sentDrain {
 		// Both DRAINs are through: the connection is done.
 		c.mu.Unlock()
 		c.close(nil)
-		return
+		return false
 	}
 	c.remoteFirst = c.state == connOpen
+	c.holdDrain = true
 	for i := range c.data {
 		c.dataBytes -= c.data[i].Size()
 	}
@@ -249,6 +264,15 @@ func (c *Conn) remoteDrain() {
 	}
 	c.mu.Unlock()
 	signal(c.space)
+	signal(c.wake)
+	return true
+}
+
+// answerDrain lets the writer send our DRAIN once what is queued is written.
+func (c *Conn) answerDrain() {
+	c.mu.Lock()
+	c.holdDrain = false
+	c.mu.Unlock()
 	signal(c.wake)
 }
 
@@ -338,8 +362,13 @@ func (c *Conn) readLoop() {
 			c.close(&RefusedError{Code: p.Code, Text: p.Text})
 			return
 		case *wire.Drain:
+			// DATA stops first; the handler then queues what it owes
+			// (PROTOCOL.md 9), and only then does our DRAIN go.
+			owed := c.remoteDrain()
 			c.t.cfg.Handler.Packet(c, p)
-			c.remoteDrain()
+			if owed {
+				c.answerDrain()
+			}
 		default:
 			c.t.cfg.Handler.Packet(c, p)
 		}
@@ -465,7 +494,7 @@ func (w *writer) drainQueue() (draining bool, err error) {
 		ctrl, data := c.ctrl, c.data
 		c.ctrl, c.ctrlBytes = nil, 0
 		c.data = w.spare[:0]
-		draining = c.state == connDraining
+		draining = c.state == connDraining && !c.holdDrain
 		c.mu.Unlock()
 		if len(ctrl) == 0 && len(data) == 0 {
 			w.spare = data

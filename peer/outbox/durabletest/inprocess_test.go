@@ -454,3 +454,38 @@ func TestSendTxWithoutOutbox(t *testing.T) {
 		t.Fatalf("SendTx on the memory store: %v, want ErrNoOutbox", err)
 	}
 }
+
+// A sender on a SQL store that closes right after Send returns waits for its
+// receiver's acknowledgements: nothing its receiver handled is kept for a
+// resend at the next start, nothing is dead-lettered.
+func TestCloseRightAfterSendKeepsNothingHandled(t *testing.T) {
+	const n = 100
+	got := newTally()
+	rx := newPeer(t, opts("rx")...)
+	if err := rx.Handle("work", func(ctx context.Context, m *channel.Message) error {
+		time.Sleep(time.Millisecond) // some work
+		return got.handler(ctx, m)
+	}, peer.Concurrency(4)); err != nil {
+		t.Fatal(err)
+	}
+	member := rx.Advertisement()
+	tx, err := peer.New(context.Background(), opts("tx", peer.WithStore(openSQLite(t, filepath.Join(t.TempDir(), "tx.db"))),
+		peer.WithDiscovery(discovery.NewStatic(member)))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := tx.Send(context.Background(), message(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := tx.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := tx.Stats(); st.Kept != 0 || st.DeadLettered != 0 || st.Acked != n || st.InFlight != 0 {
+		t.Fatalf("after Close: kept %d, dead-lettered %d, acked %d, in flight %d; want %d acked, nothing kept", st.Kept, st.DeadLettered, st.Acked, st.InFlight, n)
+	}
+	got.exactly(t, n)
+}
