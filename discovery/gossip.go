@@ -44,7 +44,10 @@ type Catalog struct {
 }
 
 // CatalogFetcher fetches a member's catalog; the peer provides one that asks
-// over the data connection. have is the version already held.
+// over the data connection. have is the version already held (0: none); a
+// fetcher returns nil, nil when the member answered that its catalog is
+// still that version (not modified, PROTOCOL.md 10): the member keeps what it
+// has.
 type CatalogFetcher func(ctx context.Context, m Member, have uint64) (*Catalog, error)
 
 // GossipConfig configures Gossip.
@@ -605,7 +608,13 @@ func (g *Gossip) apply(ev rawEvent) []Event {
 			e.meta, e.addr = ev.meta, ev.addr
 			if ev.meta.CatalogVersion != old.CatalogVersion || ev.meta.Endpoint != old.Endpoint {
 				e.member.Endpoint = ev.meta.Endpoint
-				g.fetch(e, old.CatalogVersion)
+				// have: the version applied, not the one gossip announced
+				// before (its fetch may not have come back).
+				have := uint64(0)
+				if e.known {
+					have = e.catVer
+				}
+				g.fetch(e, have)
 			}
 		}
 	case rawCatalog:

@@ -1,6 +1,8 @@
 package peer
 
 import (
+	"bytes"
+	"cmp"
 	"fmt"
 	"reflect"
 	"slices"
@@ -132,14 +134,11 @@ func (p *Peer) messageTypes() []discovery.MessageType {
 		out = append(out, s.svc.docs...)
 	}
 	out = append(out, p.emits...)
+	// The catalog's canonical order (PROTOCOL.md 10): channel, direction,
+	// name, then the other fields, so that no two orders are possible.
 	slices.SortStableFunc(out, func(a, b discovery.MessageType) int {
-		if a.Channel != b.Channel {
-			return cmpStr(a.Channel, b.Channel)
-		}
-		if a.Direction != b.Direction {
-			return int(a.Direction) - int(b.Direction)
-		}
-		return cmpStr(a.Name, b.Name)
+		return cmp.Or(cmpStr(a.Channel, b.Channel), cmp.Compare(a.Direction, b.Direction), cmpStr(a.Name, b.Name),
+			cmp.Compare(a.Kind, b.Kind), cmpStr(a.Description, b.Description), bytes.Compare(a.Schema, b.Schema))
 	})
 	return out
 }

@@ -21,6 +21,12 @@ const (
 	ReasonClosed       Reason = "closed"       // the peer closed before it was acknowledged
 	ReasonOverflow     Reason = "overflow"     // its subscriber group had more copies than its bounds allow
 	ReasonUnsubscribed Reason = "unsubscribed" // its subscriber group unsubscribed or left
+
+	// ReasonUndeliverable: a reply whose requester could not be reached
+	// (no connection, not listed by discovery), or that could not be sent
+	// at all (too large, the peer closed). Such a reply never entered the
+	// retry buffer; a buffered one ends as any message does.
+	ReasonUndeliverable Reason = "undeliverable"
 )
 
 // DeadLetter is a message a sender gave up on.

@@ -92,7 +92,14 @@
 // responder dies runs again on another instance (counted in
 // Stats.FailedOver); one repeated under the same ID at the same responder gets
 // the cached reply without a second run (Stats.CachedReplies). A reply after
-// Request gave up is dropped and counted (Stats.LateReplies).
+// Request gave up is dropped and counted (Stats.LateReplies). The reply goes
+// to the requester whether or not the responder's discovery lists it: over
+// the connection the requester identified itself on (its HELLO), or at the
+// endpoint its HELLO gave. A reply is never dropped silently either: Reply
+// returns ErrReplyUndeliverable when the requester cannot be reached (no
+// connection, not listed: it is gone), and a reply that cannot be sent after
+// the handler returned is dead-lettered with ReasonUndeliverable; both are
+// counted in Stats.UndeliveredReplies.
 //
 // Close. Close stops intake, lets running handlers finish (their replies
 // still go out), waits for the acknowledgement of everything sent, flushes

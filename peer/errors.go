@@ -19,6 +19,13 @@ var (
 	ErrNotConnected = errors.New("peer: destination not connected")
 	// ErrDuplicateHandler is returned by Handle for a service already handled.
 	ErrDuplicateHandler = errors.New("peer: service already has a handler")
+	// ErrReplyUndeliverable is returned by Reply when the requester cannot
+	// be reached: it has no connection to this peer and discovery does not
+	// list it (it is gone). The error also matches the cause (ErrNoRoute,
+	// ErrClosed). A reply that becomes undeliverable after Reply accepted it
+	// is dead-lettered with ReasonUndeliverable; both are counted in
+	// Stats.UndeliveredReplies.
+	ErrReplyUndeliverable = errors.New("peer: reply undeliverable")
 	// ErrNoOutbox is returned by SendTx and PublishTx when the peer's store
 	// keeps no outbox (the default in-memory store): use a SQL store.
 	ErrNoOutbox = errors.New("peer: the store keeps no outbox")

@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -249,6 +250,15 @@ func (p *Peer) Advertisement() discovery.Member { return p.member() }
 func (p *Peer) Endpoint() string { return p.tr.Endpoint() }
 
 func (p *Peer) member() discovery.Member {
+	m, _ := p.memberAt()
+	return m
+}
+
+// memberAt is member with the catalog version it is: both read under p.mu,
+// which every change of the catalog holds while it bumps the version. The
+// lists are in the catalog's canonical order (PROTOCOL.md 10), so that one
+// version has one encoding.
+func (p *Peer) memberAt() (discovery.Member, uint64) {
 	m := discovery.Member{Name: p.cfg.name, Endpoint: p.tr.Endpoint()}
 	if sc := p.cfg.security; sc != nil {
 		m.Key = sc.Keys.Public
@@ -270,8 +280,29 @@ func (p *Peer) member() discovery.Member {
 		m.Subscriptions = append(m.Subscriptions, s.adv)
 	}
 	m.MessageTypes = p.messageTypes()
+	version := p.catalogVersion.Load()
 	p.mu.Unlock()
-	return m
+	slices.Sort(m.Services)
+	slices.SortFunc(m.Subscriptions, compareSubs)
+	return m, version
+}
+
+// compareSubs is the canonical order of subscriptions: by pattern, then
+// group, then the other fields.
+func compareSubs(a, b discovery.Subscription) int {
+	return cmp.Or(cmp.Compare(a.Pattern, b.Pattern), cmp.Compare(a.Group, b.Group),
+		cmpBool(a.BestEffort, b.BestEffort), cmp.Compare(a.Partitions, b.Partitions), cmpBool(a.DropNewest, b.DropNewest),
+		cmp.Compare(a.MaxAge, b.MaxAge), cmp.Compare(a.MaxCount, b.MaxCount), cmp.Compare(a.MaxBytes, b.MaxBytes))
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
 }
 
 func (p *Peer) onMember(e discovery.Event) {
@@ -513,7 +544,12 @@ func (h *transportHandler) Packet(c *transport.Conn, pk wire.Packet) {
 			d.credit(c, pk)
 		}
 	case *wire.CatalogRequest:
-		c.SendPacket(&wire.CatalogReply{ID: pk.ID, Version: p.catalogVersion.Load(), Catalog: p.catalog()})
+		cat := p.catalog()
+		reply := &wire.CatalogReply{ID: pk.ID, Version: cat.Version, Catalog: cat}
+		if pk.Have != 0 && pk.Have == cat.Version {
+			reply.Catalog = nil // not modified (PROTOCOL.md 10)
+		}
+		c.SendPacket(reply)
 	case *wire.CatalogReply:
 		p.catalogs.answer(pk)
 	}
@@ -529,8 +565,8 @@ func (p *Peer) drainTimeout() time.Duration {
 }
 
 func (p *Peer) catalog() *wire.Catalog {
-	cat := &wire.Catalog{Version: p.catalogVersion.Load()}
-	m := p.member()
+	m, version := p.memberAt() // in canonical order
+	cat := &wire.Catalog{Version: version}
 	for _, s := range m.Services {
 		cat.Services = append(cat.Services, wire.Service{Name: s, Partitions: uint64(m.Partitions[s])})
 	}

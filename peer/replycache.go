@@ -71,6 +71,6 @@ func (c *replyCache) get(requester, id string) *channel.Message {
 // resendReply sends a copy of a cached reply.
 func (p *Peer) resendReply(r *channel.Message) {
 	if err := p.Send(p.ctx, r); err != nil {
-		p.log.Warn("resending a cached reply", "to", r.To, "correlation", r.CorrelationID, "err", err)
+		p.undeliverable(r, err)
 	}
 }

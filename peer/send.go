@@ -226,8 +226,9 @@ func (p *Peer) route(msg *channel.Message) (string, error) {
 			}
 		}
 		// A peer that connected to us (a requester awaiting its reply) is
-		// reachable even if discovery does not list it.
-		if l := p.tr.Link(msg.To); l != nil && l.Endpoint() != "" {
+		// reachable even if discovery does not list it: over the connection
+		// its HELLO identified, or at the endpoint that HELLO gave.
+		if l := p.tr.Link(msg.To); l != nil && (l.Conn() != nil || l.Endpoint() != "") {
 			return msg.To, nil
 		}
 		return "", fmt.Errorf("%w: no member named %q", ErrNoRoute, msg.To)
@@ -292,20 +293,29 @@ func (p *Peer) dest(name string) (*dest, error) {
 		}
 	}
 	endpoint := ""
+	var link *transport.Link
 	if member != nil {
 		endpoint = member.Endpoint
 	} else if l := p.tr.Link(name); l != nil {
 		endpoint = l.Endpoint() // from its HELLO
-	}
-	if endpoint == "" {
-		return nil, fmt.Errorf("%w: no member named %q", ErrNoRoute, name)
-	}
-	link, err := p.tr.Connect(name, endpoint)
-	if err != nil {
-		if errors.Is(err, transport.ErrClosed) {
-			return nil, ErrClosed
+		if endpoint == "" && l.Conn() != nil {
+			// A peer that gave no endpoint (a client of another
+			// implementation) is reached over the connection it made, and
+			// never dialed.
+			link = l
 		}
-		return nil, fmt.Errorf("peer: %w", err)
+	}
+	if link == nil {
+		if endpoint == "" {
+			return nil, fmt.Errorf("%w: no member named %q", ErrNoRoute, name)
+		}
+		var err error
+		if link, err = p.tr.Connect(name, endpoint); err != nil {
+			if errors.Is(err, transport.ErrClosed) {
+				return nil, ErrClosed
+			}
+			return nil, fmt.Errorf("peer: %w", err)
+		}
 	}
 	d := newDest(p, name, link)
 	p.dests[name] = d

@@ -279,7 +279,7 @@ func (s *service) run(im *inMsg) (o outcome, err error) {
 	}
 	var slot *replySlot
 	if im.msg.ReplyTo != "" && im.msg.CorrelationID != "" {
-		slot = &replySlot{}
+		slot = &replySlot{p: s.p, to: im.msg.ReplyTo}
 		ctx = context.WithValue(ctx, replyKey{}, slot)
 	}
 	err = s.h(ctx, &im.msg)

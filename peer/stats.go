@@ -33,12 +33,18 @@ type Stats struct {
 	Channels     map[string]ChannelStats
 	Destinations map[string]DestinationStats
 	Members      MemberStats
+
+	// UndeliveredReplies counts replies that could not go to their
+	// requester: refused by Reply (ErrReplyUndeliverable), or dead-lettered
+	// with ReasonUndeliverable after the handler returned.
+	UndeliveredReplies uint64
 }
 
 type counters struct {
 	sent, sentBE, transmissions, retried, acked, dead atomic.Uint64
 	handled, handlerErrors, duplicates, rejected      atomic.Uint64
 	lateReplies, cachedReplies, failedOver            atomic.Uint64
+	undeliveredReplies                                atomic.Uint64
 	restored, relayed, kept                           atomic.Uint64
 	heldEvents                                        atomic.Int64
 	published, unheard, lostBestEffort                atomic.Uint64
@@ -60,5 +66,6 @@ func (p *Peer) Stats() Stats {
 		Channels: p.chans.snapshot(), Destinations: p.destinationStats(),
 		Members: MemberStats{Alive: len(p.view()), Joined: p.memberEvents.joined.Load(),
 			Left: p.memberEvents.left.Load(), Failed: p.memberEvents.failed.Load()},
+		UndeliveredReplies: c.undeliveredReplies.Load(),
 	}
 }
