@@ -17,6 +17,7 @@ const (
 	Start   Kind = "start"   // the process's peer is up (Note: pid)
 	Sent    Kind = "sent"    // Send or Publish returned nil; one line per group that must handle it
 	Handled Kind = "handled" // a handler is about to return nil
+	Served  Kind = "served"  // a responder's handler replied and is about to return nil
 	Dead    Kind = "dead"    // the dead-letter callback ran (Note: reason)
 	Asked   Kind = "asked"   // a Request is about to be made
 	Reply   Kind = "reply"   // Request returned a reply (Note: "ok", or what was wrong with it)
