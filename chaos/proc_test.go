@@ -12,12 +12,12 @@ import (
 
 // proc is one peer process of a run, across its incarnations.
 type proc struct {
-	name string
-	role string
-	args []string // role-specific flags
-	netns string  // network namespace to run in, "" for the test's own
-	log  string   // its event log
-	errf string   // its stderr, all incarnations
+	name  string
+	role  string
+	args  []string // role-specific flags
+	netns string   // network namespace to run in, "" for the test's own
+	log   string   // its event log
+	errf  string   // its stderr, all incarnations
 
 	inc    int       // current incarnation, 0 before the first start
 	cmd    *exec.Cmd // nil while down

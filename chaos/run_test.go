@@ -33,8 +33,8 @@ type run struct {
 	events  []Event
 	sent    map[string]bool // group/ID
 	handled map[string]bool
-	done    map[string]bool // processes that logged Done
-	up      map[string]int  // process -> its latest incarnation that logged Start
+	done    map[string]bool  // processes that logged Done
+	up      map[string]int   // process -> its latest incarnation that logged Start
 	views   map[string]Event // process -> its latest View
 }
 

@@ -31,7 +31,9 @@ func schedule(seed uint64, span time.Duration, kills, terms int, killable, sende
 	rng := rand.New(rand.NewPCG(seed, 0x6d6573686d71))
 	var acts []action
 	pick := func(from []string) string { return from[rng.IntN(len(from))] }
-	down := func() time.Duration { return 200*time.Millisecond + time.Duration(rng.Int64N(int64(1300*time.Millisecond))) }
+	down := func() time.Duration {
+		return 200*time.Millisecond + time.Duration(rng.Int64N(int64(1300*time.Millisecond)))
+	}
 	for n := 0; n < kills; {
 		a := action{kind: Kill, down: down()}
 		if len(senders) > 0 && len(consumers) > 0 && kills-n >= 2 && rng.IntN(3) == 0 {
