@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Rules says what a scenario tolerates.
@@ -71,9 +72,10 @@ func (r *Report) Failed() bool {
 //     re-handling followed by anything but the next seq (or, after another
 //     kill, a new replay from an earlier seq);
 //   - duplicates: each repeat must be explained by a SIGKILL of the
-//     incarnation that handled it before, a SIGKILL of the key's sender, a
-//     cut of either's link, or a Close of either that failed, between the
-//     two handlings;
+//     incarnation that handled it before, a SIGKILL of the key's sender, or
+//     a Close of either that failed, between the two handlings; or by a cut
+//     (or heal) of either's link between CutSlack before the first
+//     handling and the second;
 //   - requests: each must end with a reply (answering it) or an error,
 //     unless the requester was killed while waiting;
 //   - dead letters: none, unless the rules expect them.
@@ -201,7 +203,7 @@ func (r *Report) checkStream(s Stream, hs []Event) {
 // sender, a cut of either's link (or its heal), or a failed Close of either.
 func (r *Report) explains(key string, a, b Event) bool {
 	sender := SenderOf(key)
-	lo, _ := slices.BinarySearchFunc(r.incidents, a.Time, func(e Event, t int64) int { return cmp.Compare(e.Time, t) })
+	lo, _ := slices.BinarySearchFunc(r.incidents, a.Time-CutSlack, func(e Event, t int64) int { return cmp.Compare(e.Time, t) })
 	for _, e := range r.incidents[lo:] {
 		if e.Time > b.Time {
 			break
@@ -209,14 +211,15 @@ func (r *Report) explains(key string, a, b Event) bool {
 		if e.Proc != a.Proc && e.Proc != sender {
 			continue
 		}
-		switch e.Kind {
-		case Kill:
+		switch {
+		case e.Kind == Cut || e.Kind == Heal:
+			return true
+		case e.Time < a.Time:
+		case e.Kind == Kill:
 			if e.Proc == sender || e.Inc == a.Inc {
 				return true
 			}
-		case Cut, Heal:
-			return true
-		case Closed:
+		case e.Kind == Closed:
 			if e.Note != "ok" {
 				return true
 			}
@@ -224,6 +227,14 @@ func (r *Report) explains(key string, a, b Event) bool {
 	}
 	return false
 }
+
+// CutSlack is how long before a handling a cut of the handler's or the
+// sender's link still explains handling it again: a cut shorter than the
+// heartbeat timeout leaves the connection up, but TCP's retransmission
+// backoff can deliver a message after the sender's heartbeat timeout
+// closed the connection and failed it over; gossip's suspicion also
+// outlasts the cut.
+const CutSlack = int64(5 * time.Second)
 
 // killedAfter reports whether proc's incarnation inc was killed at or after t.
 func (r *Report) killedAfter(proc string, inc int, t int64) bool {

@@ -147,6 +147,18 @@ func TestCheckRules(t *testing.T) {
 			11 cut c1#1
 			20 handled c2#1 orders sq.1 1`,
 			func(r *Report) int { return r.Unexplained }, 0},
+		{"duplicates: explained by a cut shortly before the first handling", sends("sq.1", 1) + `
+			8 cut c1#1
+			9 heal c1#1
+			10 handled c1#1 orders sq.1 1
+			20 handled c2#1 orders sq.1 1`,
+			func(r *Report) int { return r.Unexplained }, 0},
+		{"duplicates: a cut long before does not explain one", sends("sq.1", 1) + `
+			1 cut c1#1
+			2 heal c1#1
+			6000 handled c1#1 orders sq.1 1
+			6010 handled c2#1 orders sq.1 1`,
+			func(r *Report) int { return r.Unexplained }, 1},
 		{"duplicates: explained by a failed Close", sends("sq.1", 1) + `
 			10 handled c1#1 orders sq.1 1
 			11 closed c1#1 - - 0 context_deadline_exceeded
