@@ -54,8 +54,9 @@ type Report struct {
 	Kills       int
 	Terms       int
 	Cuts        int
-	incidents   []Event // kills, terms, cuts, heals, spawns and Close results, in time order
-	start       int64   // the first event's time
+	incidents   []Event          // kills, terms, cuts, heals, spawns and Close results, in time order
+	sentAt      map[string]int64 // group/ID -> when it was first logged as sent
+	start       int64            // the first event's time
 }
 
 // Failed reports whether any rule was broken.
@@ -75,7 +76,9 @@ func (r *Report) Failed() bool {
 //     incarnation that handled it before, a SIGKILL of the key's sender, or
 //     a Close of either that failed, between the two handlings; or by a cut
 //     (or heal) of either's link between CutSlack before the first
-//     handling and the second;
+//     handling and the second; or, for a message a killed sender had in
+//     Send, by its restart sending it again (the first handling came before
+//     the Send that was logged);
 //   - requests: each must end with a reply (answering it) or an error,
 //     unless the requester was killed while waiting;
 //   - dead letters: none, unless the rules expect them.
@@ -135,6 +138,10 @@ func Check(events []Event, rules Rules) *Report {
 		}
 	}
 	r.Sent = len(sent)
+	r.sentAt = make(map[string]int64, len(sent))
+	for k, e := range sent {
+		r.sentAt[k.group+"/"+k.id] = e.Time
+	}
 	for k, e := range sent {
 		if handled[k] {
 			r.Handled++
@@ -183,7 +190,8 @@ func (r *Report) checkStream(s Stream, hs []Event) {
 		}
 		prevRe = re
 		if re {
-			d := Duplicate{Stream: s, First: prevHandling, Then: h, Explained: r.explains(s.Key, prevHandling, h)}
+			d := Duplicate{Stream: s, First: prevHandling, Then: h,
+				Explained: r.explains(s.Key, prevHandling, h) || r.resent(s.Key, prevHandling, r.sentAt[s.Group+"/"+h.ID])}
 			r.Duplicates = append(r.Duplicates, d)
 			if !d.Explained {
 				r.Unexplained++
@@ -223,6 +231,26 @@ func (r *Report) explains(key string, a, b Event) bool {
 			if e.Note != "ok" {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// resent reports whether a message first handled at a was one a killed
+// sender incarnation had in Send: handled (restored from the store) before
+// the next incarnation's Send of it, under the same ID, returned at sentAt,
+// the sender killed before a.
+func (r *Report) resent(key string, a Event, sentAt int64) bool {
+	if sentAt == 0 || a.Time >= sentAt {
+		return false
+	}
+	sender := SenderOf(key)
+	for _, e := range r.incidents {
+		if e.Time >= a.Time {
+			break
+		}
+		if e.Kind == Kill && e.Proc == sender {
+			return true
 		}
 	}
 	return false

@@ -159,6 +159,18 @@ func TestCheckRules(t *testing.T) {
 			6000 handled c1#1 orders sq.1 1
 			6010 handled c2#1 orders sq.1 1`,
 			func(r *Report) int { return r.Unexplained }, 1},
+		{"duplicates: explained by a killed sender's Send repeated by its restart", `
+			5 kill sq#1
+			10 handled c1#1 orders sq.1 1
+			20 sent sq#2 orders sq.1 1
+			21 handled c2#1 orders sq.1 1`,
+			func(r *Report) int { return r.Unexplained }, 0},
+		{"duplicates: a sender's earlier kill does not explain a message it logged as sent", `
+			5 kill sq#1
+			8 sent sq#2 orders sq.1 1
+			10 handled c1#1 orders sq.1 1
+			21 handled c2#1 orders sq.1 1`,
+			func(r *Report) int { return r.Unexplained }, 1},
 		{"duplicates: explained by a failed Close", sends("sq.1", 1) + `
 			10 handled c1#1 orders sq.1 1
 			11 closed c1#1 - - 0 context_deadline_exceeded
