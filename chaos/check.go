@@ -73,8 +73,10 @@ func (r *Report) Failed() bool {
 //     re-handling followed by anything but the next seq (or, after another
 //     kill, a new replay from an earlier seq);
 //   - duplicates: each repeat must be explained by a SIGKILL of the
-//     incarnation that handled it before, a SIGKILL of the key's sender, or
-//     a Close of either that failed, between the two handlings; or by a cut
+//     incarnation that handled it before, or a Close of it or of the
+//     sender that failed, between the two handlings; by a SIGKILL of the
+//     key's sender between the message's Send and the second handling (its
+//     acknowledgement may have been in flight); or by a cut
 //     (or heal) of either's link between CutSlack before the first
 //     handling and the second; or, for a message a killed sender had in
 //     Send, by its restart sending it again (the first handling came before
@@ -190,8 +192,10 @@ func (r *Report) checkStream(s Stream, hs []Event) {
 		}
 		prevRe = re
 		if re {
+			sentAt := r.sentAt[s.Group+"/"+h.ID]
 			d := Duplicate{Stream: s, First: prevHandling, Then: h,
-				Explained: r.explains(s.Key, prevHandling, h) || r.resent(s.Key, prevHandling, r.sentAt[s.Group+"/"+h.ID])}
+				Explained: r.explains(s.Key, prevHandling, h) || r.senderKilled(s.Key, sentAt, h) ||
+					r.resent(s.Key, prevHandling, sentAt)}
 			r.Duplicates = append(r.Duplicates, d)
 			if !d.Explained {
 				r.Unexplained++
@@ -231,6 +235,25 @@ func (r *Report) explains(key string, a, b Event) bool {
 			if e.Note != "ok" {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// senderKilled reports whether the key's sender was killed between the
+// message's Send (sentAt; 0: its Send never returned) and handling b: the
+// message was in its retry buffer then, and an acknowledgement of an earlier
+// handling may not have reached it (even one that began before the kill: its
+// acknowledgement came after), so its store resent it, possibly to another
+// instance whose dedup window never saw it.
+func (r *Report) senderKilled(key string, sentAt int64, b Event) bool {
+	sender := SenderOf(key)
+	for _, e := range r.incidents {
+		if e.Time > b.Time {
+			break
+		}
+		if e.Kind == Kill && e.Proc == sender && e.Time >= sentAt {
+			return true
 		}
 	}
 	return false
