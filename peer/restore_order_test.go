@@ -22,15 +22,7 @@ import (
 func TestRestoredKeyedMessagesKeepPartitionOrder(t *testing.T) {
 	const keys, before, after = 40, 10, 10
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "tx.db")
-	openStore := func() *sqlite.Store {
-		s, err := sqlite.Open(ctx, path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
+	openStore := sqliteFile(t)
 
 	// First run: nobody handles "orders" yet; everything is kept.
 	tx, err := New(ctx, append(fastOpts("tx"), WithStore(openStore()), WithDiscovery(discovery.NewStatic()))...)
@@ -156,6 +148,20 @@ func TestKeyWaitsForTheSendersEarlierIncarnation(t *testing.T) {
 	}
 }
 
+// sqliteFile returns a function that opens one SQLite store file, closed
+// when the test ends, each time it is called.
+func sqliteFile(t *testing.T) func() *sqlite.Store {
+	path := filepath.Join(t.TempDir(), "tx.db")
+	return func() *sqlite.Store {
+		s, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+}
+
 // queued counts the messages waiting to run.
 func (s *service) queued() int {
 	s.mu.Lock()
@@ -173,15 +179,7 @@ func (s *service) queued() int {
 func TestRestoredCopiesKeepPartitionOrder(t *testing.T) {
 	const keys, before, after = 40, 5, 5
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "tx.db")
-	openStore := func() *sqlite.Store {
-		s, err := sqlite.Open(ctx, path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
+	openStore := sqliteFile(t)
 	log := &keyedLog{seqs: make(map[uint32][]uint32)}
 	var refuse atomic.Bool
 	refuse.Store(true)

@@ -31,6 +31,14 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 # <<< dashboard
 
+# The partition suite (package chaos) puts peers in network namespaces with
+# iproute2's ip and tc; it fails, never skips, without them (or without root).
+if ! command -v ip >/dev/null || ! command -v tc >/dev/null; then
+	log "installing iproute2"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q iproute2 >/dev/null
+fi
+
 # The durable-store tests run against a real PostgreSQL 15 (wal_level=logical),
 # started here unless MESHMQ_TEST_POSTGRES names one already.
 if [ -z "${MESHMQ_TEST_POSTGRES:-}" ]; then
