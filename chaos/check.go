@@ -32,6 +32,11 @@ type Duplicate struct {
 	Stream      Stream
 	First, Then Event // the previous handling and the repeat
 	Explained   bool  // a kill (or cut) between them accounts for it
+	// Suspected: what accounts for it is the sender's failure detector,
+	// which dropped the first handler from its view while that process was
+	// alive (stalled on a loaded machine): its connection timed out and its
+	// unacknowledged messages moved, as at-least-once delivery must.
+	Suspected bool
 }
 
 // Report is what Check found.
@@ -54,9 +59,10 @@ type Report struct {
 	Kills       int
 	Terms       int
 	Cuts        int
-	incidents   []Event          // kills, terms, cuts, heals, spawns and Close results, in time order
-	sentAt      map[string]int64 // group/ID -> when it was first logged as sent
-	start       int64            // the first event's time
+	incidents   []Event            // kills, terms, cuts, heals, spawns and Close results, in time order
+	views       map[string][]Event // each process's View events, in time order
+	sentAt      map[string]int64   // group/ID -> when it was first logged as sent
+	start       int64              // the first event's time
 }
 
 // Failed reports whether any rule was broken.
@@ -80,7 +86,9 @@ func (r *Report) Failed() bool {
 //     (or heal) of either's link between CutSlack before the first
 //     handling and the second; or, for a message a killed sender had in
 //     Send, by its restart sending it again (the first handling came before
-//     the Send that was logged);
+//     the Send that was logged); or by the sender dropping the first
+//     handler from its view from CutSlack before the first handling on
+//     (Duplicate.Suspected: a failure detected in a live process);
 //   - requests: each must end with a reply (answering it) or an error,
 //     unless the requester was killed while waiting;
 //   - dead letters: none, unless the rules expect them.
@@ -137,6 +145,11 @@ func Check(events []Event, rules Rules) *Report {
 		switch e.Kind {
 		case Kill, Term, Cut, Heal, Spawn, Closed:
 			r.incidents = append(r.incidents, e)
+		case View:
+			if r.views == nil {
+				r.views = make(map[string][]Event)
+			}
+			r.views[e.Proc] = append(r.views[e.Proc], e)
 		}
 	}
 	r.Sent = len(sent)
@@ -196,6 +209,10 @@ func (r *Report) checkStream(s Stream, hs []Event) {
 			d := Duplicate{Stream: s, First: prevHandling, Then: h,
 				Explained: r.explains(s.Key, prevHandling, h) || r.senderKilled(s.Key, sentAt, h) ||
 					r.resent(s.Key, prevHandling, sentAt)}
+			if !d.Explained {
+				d.Suspected = r.suspected(s.Key, prevHandling, h)
+				d.Explained = d.Suspected
+			}
 			r.Duplicates = append(r.Duplicates, d)
 			if !d.Explained {
 				r.Unexplained++
@@ -235,6 +252,25 @@ func (r *Report) explains(key string, a, b Event) bool {
 			if e.Note != "ok" {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// suspected reports whether the key's sender dropped a's process from its
+// view between CutSlack before handling a and handling b: a failure it
+// detected (falsely, if the process lived on) moves that process's
+// unacknowledged messages once their connection closes.
+func (r *Report) suspected(key string, a, b Event) bool {
+	for _, v := range r.views[SenderOf(key)] {
+		if v.Time < a.Time-CutSlack {
+			continue
+		}
+		if v.Time > b.Time {
+			break
+		}
+		if !slices.Contains(strings.Split(v.Note, ","), a.Proc) {
+			return true
 		}
 	}
 	return false

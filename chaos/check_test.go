@@ -147,6 +147,17 @@ func TestCheckRules(t *testing.T) {
 			10 handled c1#1 orders sq.1 1
 			20 handled c2#1 orders sq.1 1`,
 			func(r *Report) int { return r.Unexplained }, 0},
+		{"duplicates: explained by the sender's failure detector dropping the handler", sends("sq.1", 1) + `
+			5 view sq#1 - - 0 c1,c2
+			10 handled c1#1 orders sq.1 1
+			12 view sq#1 - - 0 c2
+			20 handled c2#1 orders sq.1 1`,
+			func(r *Report) int { return r.Unexplained }, 0},
+		{"duplicates: a view that keeps the handler does not explain one", sends("sq.1", 1) + `
+			10 handled c1#1 orders sq.1 1
+			12 view sq#1 - - 0 c1,c2
+			20 handled c2#1 orders sq.1 1`,
+			func(r *Report) int { return r.Unexplained }, 1},
 		{"duplicates: explained by a cut of the handler's link", sends("sq.1", 1) + `
 			10 handled c1#1 orders sq.1 1
 			11 cut c1#1

@@ -15,7 +15,8 @@
 //   - order, per group and key: first handlings out of seq order, and a
 //     re-handling followed by anything but the next seq;
 //   - duplicates, each of which a kill of the handling incarnation or of
-//     the sender (or a cut of either's link) must explain;
+//     the sender (or a cut of either's link), or the sender's failure
+//     detector dropping the handler from its view, must explain;
 //   - requests that ended with neither a reply nor an error;
 //   - dead letters.
 //

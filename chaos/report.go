@@ -20,12 +20,19 @@ const maxListed = 10
 
 // Summary is the run's counts, one line.
 func (r *Report) Summary() string {
-	explained := len(r.Duplicates) - r.Unexplained
+	suspected := 0
+	for _, d := range r.Duplicates {
+		if d.Suspected {
+			suspected++
+		}
+	}
+	explained := len(r.Duplicates) - r.Unexplained - suspected
 	return fmt.Sprintf("sent %d, handled %d (%d handlings, %d unsent handled), lost %d, order violations %d, "+
-		"duplicates %d (%d explained by kills, %d unexplained), requests %d (replies %d, errors %d, unanswered %d, bad replies %d), "+
+		"duplicates %d (%d explained by kills or cuts, %d by a failure detected in a live process, %d unexplained), "+
+		"requests %d (replies %d, errors %d, unanswered %d, bad replies %d), "+
 		"dead letters %d; kills %d, graceful stops %d, cuts %d",
 		r.Sent, r.Handled, r.Handlings, r.Unsent, len(r.Lost), len(r.Order),
-		len(r.Duplicates), explained, r.Unexplained, r.Asked, r.Replies, r.ReqErrs, len(r.Unanswered), len(r.BadReplies),
+		len(r.Duplicates), explained, suspected, r.Unexplained, r.Asked, r.Replies, r.ReqErrs, len(r.Unanswered), len(r.BadReplies),
 		len(r.DeadLetters), r.Kills, r.Terms, r.Cuts)
 }
 
