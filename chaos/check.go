@@ -296,7 +296,7 @@ func (r *Report) senderKilled(key string, sentAt int64, b Event) bool {
 }
 
 // resent reports whether a message first handled at a was one a killed
-// sender incarnation had in Send: handled (restored from the store) before
+// or stopped sender incarnation had in Send: handled (restored from the store) before
 // the next incarnation's Send of it, under the same ID, returned at sentAt,
 // the sender killed before a.
 func (r *Report) resent(key string, a Event, sentAt int64) bool {
@@ -308,7 +308,9 @@ func (r *Report) resent(key string, a Event, sentAt int64) bool {
 		if e.Time >= a.Time {
 			break
 		}
-		if e.Kind == Kill && e.Proc == sender {
+		// A stop cancels the Send too: a durable store may have committed
+		// its record anyway (outbox.Store.Append), and restores it.
+		if (e.Kind == Kill || e.Kind == Term) && e.Proc == sender {
 			return true
 		}
 	}

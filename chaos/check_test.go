@@ -181,6 +181,12 @@ func TestCheckRules(t *testing.T) {
 			20 sent sq#2 orders sq.1 1
 			21 handled c2#1 orders sq.1 1`,
 			func(r *Report) int { return r.Unexplained }, 0},
+		{"duplicates: explained by a stopped sender's cancelled Send repeated by its restart", `
+			5 term sq#1
+			10 handled c1#1 orders sq.1 1
+			20 sent sq#2 orders sq.1 1
+			21 handled c2#1 orders sq.1 1`,
+			func(r *Report) int { return r.Unexplained }, 0},
 		{"duplicates: a sender's earlier kill does not explain a message it logged as sent", `
 			5 kill sq#1
 			8 sent sq#2 orders sq.1 1
