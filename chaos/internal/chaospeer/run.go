@@ -115,9 +115,14 @@ func peerOptions(o *options, st outbox.Store, log *chaos.Log) []peer.Option {
 	opts := []peer.Option{
 		peer.WithName(o.name), peer.WithListen(o.listen), peer.WithLogger(logger),
 		peer.WithGossip(discovery.GossipConfig{Bind: o.gossip, Seeds: o.seeds, Cluster: o.cluster, Profile: discovery.ProfileFast}),
-		// Data connections as fast as the gossip profile: a silent peer is
-		// cut off within a second, a returning one redialed at once.
-		peer.WithHeartbeat(100*time.Millisecond, time.Second),
+		// A killed peer's connections close at once (its sockets go with
+		// it); the timeout only decides when a silent one is given up. At
+		// one second, a peer stalled that long on a loaded machine was
+		// fenced out while alive, and handled the messages that had
+		// reached it after they had moved on (order broken across
+		// instances): the default's five seconds, a returning peer
+		// redialed at once.
+		peer.WithHeartbeat(time.Second, 5*time.Second),
 		peer.WithReconnect(10*time.Millisecond, 500*time.Millisecond),
 		// No limit on attempts or age: in these scenarios every message
 		// must get through, so a dead letter is a finding.
