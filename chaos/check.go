@@ -243,6 +243,10 @@ func (r *Report) explains(key string, a, b Event) bool {
 		switch {
 		case e.Kind == Cut || e.Kind == Heal:
 			return true
+		case e.Kind == Kill && e.Proc == a.Proc && e.Inc == a.Inc:
+			// The driver notes a kill just before the signal lands: the
+			// incarnation may log a last handling after the note.
+			return true
 		case e.Time < a.Time:
 		case e.Kind == Kill:
 			if e.Proc == sender || e.Inc == a.Inc {

@@ -142,6 +142,11 @@ func TestCheckRules(t *testing.T) {
 			11 kill sq#1
 			20 handled c2#1 orders sq.1 1`,
 			func(r *Report) int { return r.Unexplained }, 0},
+		{"duplicates: explained by a kill noted just before the killed incarnation's last handling", sends("sq.1", 1) + `
+			9 kill c1#1
+			10 handled c1#1 orders sq.1 1
+			20 handled c2#1 orders sq.1 1`,
+			func(r *Report) int { return r.Unexplained }, 0},
 		{"duplicates: explained by a kill of the sender after the Send, before the first handling", sends("sq.1", 1) + `
 			9 kill sq#1
 			10 handled c1#1 orders sq.1 1
