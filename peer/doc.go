@@ -49,6 +49,10 @@
 // in send order across retries, failover and ownership moves, and one
 // instance at a time; a message handled again after a crash (its
 // acknowledgement lost) comes before every later message of its key.
+// Failure means a closed connection: an instance that stalls longer than the
+// heartbeat timeout is fenced out although alive, and what it handles on
+// waking, before it reads the close, may be handled again elsewhere, after
+// later messages of its key.
 // Across senders there is no order: two senders' messages of one key reach
 // the same owner but interleave as they arrive. The receiver handles each
 // sender's partition one message at a time, different partitions
