@@ -200,7 +200,12 @@ func (r *Report) checkStream(s Stream, hs []Event) {
 	prevRe := false // whether hs[i-1] was a re-handling
 	for i, h := range hs {
 		prevHandling, re := seen[h.Seq]
-		if p := hs[max(i-1, 0)]; prevRe && h.Seq != p.Seq+1 && !(re && h.Seq <= p.Seq && r.explains(s.Key, p, h)) {
+		// After a re-handling comes the next seq, or a new replay from an
+		// earlier one that a kill (or cut) between explains: a sender's
+		// restart replays what its store kept, which may repeat a message
+		// its killed incarnation had in Send under the same ID.
+		if p := hs[max(i-1, 0)]; prevRe && h.Seq != p.Seq+1 && !(re && h.Seq <= p.Seq &&
+			(r.explains(s.Key, p, h) || r.senderKilled(s.Key, r.sentAt[s.Group+"/"+h.ID], h))) {
 			violate(i, "re-handling of "+itoa(p.Seq)+" followed by "+itoa(h.Seq)+", not "+itoa(p.Seq+1))
 		}
 		prevRe = re

@@ -5,6 +5,7 @@ import (
 
 	"github.com/meshmq/meshmq/channel"
 	"github.com/meshmq/meshmq/internal/wire"
+	"github.com/meshmq/meshmq/peer/outbox"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,8 @@ type lane struct {
 	routing sync.Mutex // of an unknown lane: held while its messages leave it
 
 	mu       sync.Mutex
+	last     *dest // the instance the lane last gave messages to
+	flushing bool  // the store commits acknowledgements before a handoff
 	owner    *dest
 	inflight int       // messages given to owner, not settled
 	held     []*outMsg // waiting for an owner, in send order
@@ -294,6 +297,22 @@ func (l *lane) advance() []*dest {
 	if l.owner == nil {
 		return nil // no instance: the messages wait, within their policy
 	}
+	if l.last != nil && l.last != l.owner && l.p.ackStore {
+		if f, ok := l.p.store.(outbox.Flusher); ok {
+			// A handoff. The store removes acknowledged records lazily: a
+			// crash now could restore one the last instance handled while
+			// later ones of its key, handled by the next, are gone, and
+			// replay it after them. What was acknowledged is committed
+			// first, so that a restored message's key replays in order.
+			if !l.flushing {
+				l.flushing = true
+				l.p.wg.Add(1)
+				go l.flushHandoff(f)
+			}
+			return nil
+		}
+	}
+	l.last = l.owner
 	var fenced []*dest
 	for i, m := range l.held {
 		ok, f := l.owner.enqueueFenced(m)
@@ -311,6 +330,21 @@ func (l *lane) advance() []*dest {
 	clear(l.held)
 	l.held = l.held[:0]
 	return fenced
+}
+
+// flushHandoff lets the lane go on to its new owner once the store has
+// committed the acknowledgements queued so far.
+func (l *lane) flushHandoff(f outbox.Flusher) {
+	defer l.p.wg.Done()
+	if err := f.Flush(l.p.ctx); err != nil && l.p.ctx.Err() == nil {
+		l.p.log.Warn("committing acknowledgements before a partition moves", "partition", l.key.part, "err", err)
+	}
+	l.mu.Lock()
+	l.flushing = false
+	l.last = nil
+	fenced := l.advance()
+	l.mu.Unlock()
+	l.p.failoverAll(fenced)
 }
 
 // settled counts a message of the lane that its owner acknowledged or that

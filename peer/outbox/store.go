@@ -78,6 +78,15 @@ type Owned interface {
 	SetOwner(name string) error
 }
 
+// Flusher is implemented by stores that defer Ack's removals: Flush returns
+// once every Ack queued before it is committed. A sender that hands a
+// partition to another instance flushes first, so that a crash can never
+// restore (and send to the new instance) a message the old one handled
+// while later messages of its key are not restored.
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
 // Durable is implemented by stores whose records survive the process: a
 // peer closing with records unacknowledged keeps them for its next start
 // instead of dead-lettering them.

@@ -118,6 +118,9 @@ func (s *Store) Ack(ctx context.Context, ranges []outbox.Range) error {
 	return s.s.Ack(ctx, ranges)
 }
 
+// Flush returns once every Ack queued before it is committed.
+func (s *Store) Flush(ctx context.Context) error { return s.s.Flush(ctx) }
+
 // Readdress queues moving this peer's records among seqs to the peer
 // to.Peer, as Ack queues removals; their group does not change.
 func (s *Store) Readdress(ctx context.Context, seqs []uint64, to outbox.Destination) error {

@@ -121,6 +121,10 @@ func (s *Store) Ack(_ context.Context, ranges []outbox.Range) error {
 	return s.queue(op{ranges: slices.Clone(ranges)}, "ack")
 }
 
+// Flush returns once every Ack (and Readdress) queued before it is
+// committed (outbox.Flusher).
+func (s *Store) Flush(ctx context.Context) error { return s.flush(ctx, "flush") }
+
 // Readdress queues moving this peer's rows among seqs to another peer
 // (to.Peer), as Ack queues removals. A row's group does not change (a
 // published copy fails over within its subscriber group), and outbox rows
