@@ -253,8 +253,29 @@ func (s *service) work() {
 	}
 }
 
-// run calls the handler, turning a panic into an error.
-func (s *service) run(im *inMsg) (o outcome, err error) {
+// run calls the handler and, when it succeeded, sends the reply it made.
+func (s *service) run(im *inMsg) (outcome, error) {
+	o, slot, err := s.call(im)
+	if o != handled || slot == nil {
+		return o, err
+	}
+	// Recorded as handled before the reply leaves, like the reply itself
+	// (sendReply): a repeat of the request must not run the handler again.
+	s.p.dedup.Add(s.scope, im.msg.ID)
+	if s.p.sendReply(&im.msg, slot) { // only a handler that succeeded answers
+		// The reply woke the connection's writer; the acknowledgement about
+		// to be recorded would wake the flusher, which the scheduler runs
+		// first. Yield so the reply is written first: it is what the
+		// requester waits for.
+		runtime.Gosched()
+	}
+	return o, err
+}
+
+// call runs the handler, turning a panic into an error, and counts the
+// outcome before any reply leaves: whoever reads the reply and then Stats
+// finds the handling counted.
+func (s *service) call(im *inMsg) (o outcome, slot *replySlot, err error) {
 	c := s.counters(im.msg.Channel)
 	began := time.Now()
 	defer func() {
@@ -277,7 +298,6 @@ func (s *service) run(im *inMsg) (o outcome, err error) {
 		ctx, cancel = context.WithDeadline(ctx, im.msg.Deadline)
 		defer cancel()
 	}
-	var slot *replySlot
 	if im.msg.ReplyTo != "" && im.msg.CorrelationID != "" {
 		slot = &replySlot{p: s.p, to: im.msg.ReplyTo}
 		ctx = context.WithValue(ctx, replyKey{}, slot)
@@ -285,24 +305,11 @@ func (s *service) run(im *inMsg) (o outcome, err error) {
 	err = s.h(ctx, &im.msg)
 	switch {
 	case err == nil:
-		if slot != nil {
-			// Recorded as handled before the reply leaves, like the reply
-			// itself (sendReply): a repeat of the request must not run the
-			// handler again.
-			s.p.dedup.Add(s.scope, im.msg.ID)
-		}
-		if slot != nil && s.p.sendReply(&im.msg, slot) { // only a handler that succeeded answers
-			// The reply woke the connection's writer; the acknowledgement
-			// about to be recorded would wake the flusher, which the
-			// scheduler runs first. Yield so the reply is written first:
-			// it is what the requester waits for.
-			runtime.Gosched()
-		}
-		return handled, nil
+		return handled, slot, nil
 	case channel.IsPermanent(err):
-		return permanent, err
+		return permanent, slot, err
 	}
-	return retry, err
+	return retry, slot, err
 }
 
 // stop makes the workers return once their current message is done; what
