@@ -11,6 +11,7 @@ import (
 
 	"github.com/meshmq/meshmq/channel"
 	"github.com/meshmq/meshmq/discovery"
+	"github.com/meshmq/meshmq/peer/outbox"
 	"github.com/meshmq/meshmq/peer/outbox/sqlite"
 )
 
@@ -240,4 +241,102 @@ func TestRestoredCopiesKeepPartitionOrder(t *testing.T) {
 	}
 	waitFor(t, "every copy acknowledged", func() bool { return tx.Stats().InFlight == 0 })
 	log.check(t, keys, before+after)
+}
+
+// A partition moves to another instance, which handles later messages of
+// its keys; then the sender crashes before its store removed what the first
+// instance acknowledged. The restart must not send those again, to an
+// instance that never saw them, after the later ones: the lane commits the
+// acknowledgements before it hands over. (Chaos suite, issue 14: a key
+// replayed 3, 4 after 9.)
+func TestHandoffCommitsAcknowledgementsFirst(t *testing.T) {
+	const keys, per = 8, 10
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tx.db")
+	log := &keyedLog{seqs: make(map[uint32][]uint32)}
+	h := func(ctx context.Context, m *channel.Message) error {
+		log.record(m)
+		return nil
+	}
+	a := start(t, fastOpts("a")...)
+	b := start(t, fastOpts("b")...)
+	for _, c := range []*Peer{a, b} {
+		if err := c.Handle("orders", h, Partitions(4)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	disc := discovery.NewStatic(a.Advertisement())
+	store := newCrashStore(t, path)
+	tx, err := New(ctx, append(fastOpts("tx"), WithStore(store), WithDiscovery(disc))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(tx *Peer, from, to int) {
+		for seq := from; seq < to; seq++ {
+			for k := 0; k < keys; k++ {
+				if err := tx.Send(ctx, keyed("orders", k, seq)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		waitFor(t, "every message acknowledged", func() bool { return tx.Stats().InFlight == 0 })
+	}
+	send(tx, 0, per/2) // all to a
+
+	// Every partition moves to b, which handles the second half.
+	disc.Add(b.Advertisement())
+	disc.Remove("a", false)
+	send(tx, per/2, per)
+	tx.kill() // the acknowledgements the store had not committed are lost
+
+	// The restart resends what its store still holds, which b drops as
+	// seen, then goes on with the keys.
+	tx = start(t, append(fastOpts("tx"), WithStore(newCrashStore(t, path)), WithDiscovery(discovery.NewStatic(b.Advertisement())))...)
+	send(tx, per, per+2)
+	if dups := log.check(t, keys, per+2); dups != 0 {
+		t.Fatalf("%d duplicates", dups)
+	}
+}
+
+// crashStore is a SQLite store that commits removals only when the peer
+// flushes: closing it loses the acknowledgements queued since, as a crash
+// does.
+type crashStore struct {
+	*sqlite.Store
+	mu     sync.Mutex
+	queued []outbox.Range
+}
+
+func newCrashStore(t *testing.T, path string) *crashStore {
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return &crashStore{Store: s}
+}
+
+func (s *crashStore) Ack(_ context.Context, ranges []outbox.Range) error {
+	s.mu.Lock()
+	s.queued = append(s.queued, ranges...)
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *crashStore) Flush(ctx context.Context) error {
+	s.mu.Lock()
+	q := s.queued
+	s.queued = nil
+	s.mu.Unlock()
+	if err := s.Store.Ack(ctx, q); err != nil {
+		return err
+	}
+	return s.Store.Flush(ctx)
+}
+
+func (s *crashStore) Close() error {
+	s.mu.Lock()
+	s.queued = nil
+	s.mu.Unlock()
+	return nil // the file stays open, as a killed process leaves it
 }
