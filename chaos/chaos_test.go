@@ -92,8 +92,11 @@ func (r *run) spawnAll(names ...string) {
 	}
 	for _, n := range names {
 		p := r.byName[n]
-		if !r.waitUntil(startDeadline, func() bool { return r.up[p.name] == p.inc || !p.running() }) || r.up[p.name] != p.inc {
+		if !r.waitUntil(startDeadline, func() bool { return r.up[p.name] == p.inc || !p.running() }) {
 			r.t.Fatalf("%s#%d did not start within %v\n%s", p.name, p.inc, startDeadline, p.stderrTail())
+		}
+		if r.up[p.name] != p.inc {
+			r.t.Fatalf("%s#%d exited while starting\n%s", p.name, p.inc, p.stderrTail())
 		}
 	}
 }

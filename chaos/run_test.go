@@ -2,10 +2,13 @@ package chaos
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -253,15 +256,23 @@ func (r *run) stopAll(first ...string) {
 }
 
 // freeAddr returns a host:port free for TCP and UDP at the moment (gossip
-// binds both), to keep across a process's restarts.
+// binds both), to keep across a process's restarts. The port lies below the
+// kernel's ephemeral range: a port-0 listener or an outgoing connection of
+// any process could take an ephemeral one while its owner is down, and the
+// restart would fail to bind it.
 func freeAddr(t *testing.T, host string) string {
 	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			t.Fatal(err)
+	low := ephemeralLow()
+	for range 200 {
+		port := 10000 + rand.IntN(low-10000)
+		addr := net.JoinHostPort(host, strconv.Itoa(port))
+		if !gossipPorts.claim(port) {
+			continue
 		}
-		addr := l.Addr().String()
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
 		l.Close()
 		u, err := net.ListenPacket("udp", addr)
 		if err != nil {
@@ -272,4 +283,41 @@ func freeAddr(t *testing.T, host string) string {
 	}
 	t.Fatal("no free port for gossip")
 	return ""
+}
+
+// gossipPorts are the ports freeAddr handed out in this test process, so
+// that two peers of one run never get the same one.
+var gossipPorts = &portSet{m: map[int]bool{}}
+
+type portSet struct {
+	mu sync.Mutex
+	m  map[int]bool
+}
+
+func (s *portSet) claim(port int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m[port] {
+		return false
+	}
+	s.m[port] = true
+	return true
+}
+
+// ephemeralLow is the lowest port the kernel hands out for port 0 and
+// outgoing connections (32768 when it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	low, err := strconv.Atoi(f[0])
+	if err != nil || low <= 11000 {
+		return 32768
+	}
+	return low
 }
