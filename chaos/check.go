@@ -56,13 +56,17 @@ type Report struct {
 	Unanswered  []Event // asked, neither reply nor error, and the asker was not killed
 	BadReplies  []Event // replies that did not answer their request
 	DeadLetters []Event
-	Kills       int
-	Terms       int
-	Cuts        int
-	incidents   []Event            // kills, terms, cuts, heals, spawns and Close results, in time order
-	views       map[string][]Event // each process's View events, in time order
-	sentAt      map[string]int64   // group/ID -> when it was first logged as sent
-	start       int64              // the first event's time
+	// ReplyDeadLetters are replies dead-lettered while their requester was
+	// down (killed or stopped within ReplySlack before): the reply's
+	// documented end when its requester is gone, not a failure.
+	ReplyDeadLetters []Event
+	Kills            int
+	Terms            int
+	Cuts             int
+	incidents        []Event            // kills, terms, cuts, heals, spawns and Close results, in time order
+	views            map[string][]Event // each process's View events, in time order
+	sentAt           map[string]int64   // group/ID -> when it was first logged as sent
+	start            int64              // the first event's time
 }
 
 // Failed reports whether any rule was broken.
@@ -91,7 +95,8 @@ func (r *Report) Failed() bool {
 //     (Duplicate.Suspected: a failure detected in a live process);
 //   - requests: each must end with a reply (answering it) or an error,
 //     unless the requester was killed while waiting;
-//   - dead letters: none, unless the rules expect them.
+//   - dead letters: none, unless the rules expect them, or a reply's
+//     while its requester was down (Report.ReplyDeadLetters).
 func Check(events []Event, rules Rules) *Report {
 	evs := slices.Clone(events)
 	slices.SortStableFunc(evs, func(a, b Event) int { return cmp.Compare(a.Time, b.Time) })
@@ -107,6 +112,8 @@ func Check(events []Event, rules Rules) *Report {
 	asked := map[msgKey]Event{} // by asker incarnation and request ID
 	answered := map[msgKey]bool{}
 	inc := func(e Event) string { return e.Proc + "#" + itoa(e.Inc) }
+	var deads []Event
+	requesters := map[string]bool{}
 	for _, e := range evs {
 		switch e.Kind {
 		case Sent:
@@ -120,10 +127,11 @@ func Check(events []Event, rules Rules) *Report {
 			streams[s] = append(streams[s], e)
 			r.Handlings++
 		case Dead:
-			r.DeadLetters = append(r.DeadLetters, e)
+			deads = append(deads, e)
 			dead[e.ID] = true
 		case Asked:
 			r.Asked++
+			requesters[e.Proc] = true
 			asked[msgKey{inc(e), e.ID}] = e
 		case Reply, ReqErr:
 			if e.Kind == Reply {
@@ -150,6 +158,13 @@ func Check(events []Event, rules Rules) *Report {
 				r.views = make(map[string][]Event)
 			}
 			r.views[e.Proc] = append(r.views[e.Proc], e)
+		}
+	}
+	for _, d := range deads {
+		if i := strings.LastIndexByte(d.Note, '@'); i >= 0 && requesters[d.Note[i+1:]] && r.down(d.Note[i+1:], d.Time-ReplySlack, d.Time) {
+			r.ReplyDeadLetters = append(r.ReplyDeadLetters, d)
+		} else {
+			r.DeadLetters = append(r.DeadLetters, d)
 		}
 	}
 	r.Sent = len(sent)
@@ -333,6 +348,21 @@ func (r *Report) resent(key string, a Event, sentAt int64) bool {
 // closed the connection and failed it over; gossip's suspicion also
 // outlasts the cut.
 const CutSlack = int64(5 * time.Second)
+
+// ReplySlack is how long before a reply's dead letter its requester's kill
+// or stop accounts for it: a responder's Close waits up to 20 s for the
+// acknowledgement, and the requester's restart pause comes on top.
+const ReplySlack = int64(time.Minute)
+
+// down reports whether proc was killed or stopped between from and to.
+func (r *Report) down(proc string, from, to int64) bool {
+	for _, e := range r.incidents {
+		if (e.Kind == Kill || e.Kind == Term) && e.Proc == proc && e.Time >= from && e.Time <= to {
+			return true
+		}
+	}
+	return false
+}
 
 // killedAfter reports whether proc's incarnation inc was killed at or after t.
 func (r *Report) killedAfter(proc string, inc int, t int64) bool {

@@ -254,6 +254,22 @@ func TestCheckRules(t *testing.T) {
 		{"dead letters: one", sends("sq.1", 1) + `
 			10 dead sq#1 orders sq.1 1 max_attempts`,
 			func(r *Report) int { return len(r.DeadLetters) }, 1},
+		{"dead letters: a reply to a requester that is up", `
+			1 asked rq#1 rpc r1
+			2 reply rq#1 rpc r1 0 ok
+			30000 dead r1#1 - - 0 closed@rq`,
+			func(r *Report) int { return len(r.DeadLetters) }, 1},
+		{"dead letters: a reply to a requester stopped just before", `
+			1 asked rq#1 rpc r1
+			2 reqerr rq#1 rpc r1
+			2 term rq#1
+			30000 dead r1#1 - - 0 closed@rq`,
+			func(r *Report) int { return len(r.DeadLetters) }, 0},
+		{"dead letters: a reply to a requester killed long before", `
+			1 asked rq#1 rpc r1
+			2 kill rq#1
+			90000 dead r1#1 - - 0 closed@rq`,
+			func(r *Report) int { return len(r.DeadLetters) }, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := Check(events(t, tc.log), Rules{})

@@ -30,10 +30,10 @@ func (r *Report) Summary() string {
 	return fmt.Sprintf("sent %d, handled %d (%d handlings, %d unsent handled), lost %d, order violations %d, "+
 		"duplicates %d (%d explained by kills or cuts, %d by a failure detected in a live process, %d unexplained), "+
 		"requests %d (replies %d, errors %d, unanswered %d, bad replies %d), "+
-		"dead letters %d; kills %d, graceful stops %d, cuts %d",
+		"dead letters %d (and %d replies to a requester killed or stopped), kills %d, graceful stops %d, cuts %d",
 		r.Sent, r.Handled, r.Handlings, r.Unsent, len(r.Lost), len(r.Order),
 		len(r.Duplicates), explained, suspected, r.Unexplained, r.Asked, r.Replies, r.ReqErrs, len(r.Unanswered), len(r.BadReplies),
-		len(r.DeadLetters), r.Kills, r.Terms, r.Cuts)
+		len(r.DeadLetters), len(r.ReplyDeadLetters), r.Kills, r.Terms, r.Cuts)
 }
 
 // Details explains each failure (up to maxListed of each kind): for an
