@@ -134,7 +134,8 @@ func TestSendErrors(t *testing.T) {
 
 func TestOptionErrors(t *testing.T) {
 	for _, o := range []Option{WithName(""), WithBuffer(0, 1), WithCredit(0), WithRetry(RetryPolicy{MaxAttempts: -1}),
-		WithHeartbeat(time.Second, time.Second), WithReconnect(0, 1), WithMaxMessageSize(10), WithDiscovery(nil), WithStore(nil)} {
+		WithHeartbeat(time.Second, time.Second), WithReconnect(0, 1), WithMaxMessageSize(10), WithDiscovery(nil), WithStore(nil),
+		WithConnectionLimits(0, 1), WithConnectionLimits(1, 0)} {
 		_, err := New(context.Background(), o)
 		var oe *OptionError
 		if !errors.As(err, &oe) {

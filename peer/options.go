@@ -40,6 +40,8 @@ type config struct {
 	heartbeatTO   time.Duration
 	reconnect     backoff.Policy
 	maxMessageLen int
+	maxConns      int // 0: the transport's default
+	maxHandshakes int
 	relay         outbox.Relay
 	noRelay       bool
 	security      *security.Config
@@ -241,6 +243,21 @@ func WithHeartbeat(interval, timeout time.Duration) Option {
 			return &OptionError{"WithHeartbeat", "need 0 < interval < timeout"}
 		}
 		c.heartbeat, c.heartbeatTO = interval, timeout
+		return nil
+	}
+}
+
+// WithConnectionLimits bounds the data connections this peer keeps
+// established (further inbound ones are refused with ERROR busy, and their
+// peers retry) and the inbound connections in handshake at once (further
+// ones are closed at accept). Defaults 4096 and 256. A refusal is counted in
+// Stats.Connections and logged at WARN at most once a minute per limit.
+func WithConnectionLimits(maxConnections, maxHandshakes int) Option {
+	return func(c *config) error {
+		if maxConnections < 1 || maxHandshakes < 1 {
+			return &OptionError{"WithConnectionLimits", "need both limits at least 1"}
+		}
+		c.maxConns, c.maxHandshakes = maxConnections, maxHandshakes
 		return nil
 	}
 }

@@ -170,6 +170,8 @@ func New(ctx context.Context, opts ...Option) (*Peer, error) {
 		HeartbeatTimeout:  cfg.heartbeatTO,
 		Reconnect:         cfg.reconnect,
 		MaxMessageSize:    cfg.maxMessageLen,
+		MaxConnections:    cfg.maxConns,
+		MaxHandshakes:     cfg.maxHandshakes,
 		InitialCredit:     uint64(cfg.credit),
 		Curve:             p.curveConfig(),
 	})

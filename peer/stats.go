@@ -28,6 +28,7 @@ type Stats struct {
 	Retained       int    // copies of events waiting for an absent subscriber group
 	HeldEvents     int    // events from the outbox waiting for a first subscriber (PublishTx)
 	Security       SecurityStats
+	Connections    ConnectionStats
 	// Per channel (services and topics, sent and handled), per destination
 	// (members sent to), and membership.
 	Channels     map[string]ChannelStats
@@ -38,6 +39,30 @@ type Stats struct {
 	// requester: refused by Reply (ErrReplyUndeliverable), or dead-lettered
 	// with ReasonUndeliverable after the handler returned.
 	UndeliveredReplies uint64
+}
+
+// ConnectionStats counts the peer's data connections, and what its limits
+// (WithConnectionLimits) and checks refused.
+type ConnectionStats struct {
+	Open              int    // established now
+	MaxConnections    int    // the limits in force
+	MaxHandshakes     int    //
+	Dials             uint64 // outbound connections attempted
+	DialFailures      uint64 // of those, not established (unreachable, refused, failed handshake)
+	Accepted          uint64 // inbound connections established
+	OverLimit         uint64 // inbound connections refused: MaxConnections established already
+	HandshakesRefused uint64 // inbound connections closed at accept: MaxHandshakes under way
+	HandshakesFailed  uint64 // inbound handshakes that failed (bad greeting, timeout, refusal)
+	ProtocolErrors    uint64 // connections closed for a protocol violation after HELLO
+}
+
+func (p *Peer) connectionStats() ConnectionStats {
+	s := p.tr.Stats()
+	maxConns, maxHS := p.tr.Limits()
+	return ConnectionStats{Open: p.tr.Open(), MaxConnections: maxConns, MaxHandshakes: maxHS,
+		Dials: s.Dials.Load(), DialFailures: s.DialFailures.Load(), Accepted: s.Accepted.Load(),
+		OverLimit: s.OverLimit.Load(), HandshakesRefused: s.HandshakesRefused.Load(),
+		HandshakesFailed: s.HandshakesFailed.Load(), ProtocolErrors: s.ProtocolErrors.Load()}
 }
 
 type counters struct {
@@ -62,7 +87,7 @@ func (p *Peer) Stats() Stats {
 		FailedOver: c.failedOver.Load(), Published: c.published.Load(), Unheard: c.unheard.Load(),
 		LostBestEffort: c.lostBestEffort.Load(), Restored: c.restored.Load(), Relayed: c.relayed.Load(),
 		Kept: c.kept.Load(), InFlight: n, BufferBytes: b, Retained: p.groups.retainedCount(),
-		HeldEvents: int(c.heldEvents.Load()), Security: p.securityStats(),
+		HeldEvents: int(c.heldEvents.Load()), Security: p.securityStats(), Connections: p.connectionStats(),
 		Channels: p.chans.snapshot(), Destinations: p.destinationStats(),
 		Members: MemberStats{Alive: len(p.view()), Joined: p.memberEvents.joined.Load(),
 			Left: p.memberEvents.left.Load(), Failed: p.memberEvents.failed.Load()},

@@ -393,6 +393,7 @@ func (c *Conn) recv() (msg zmq4.Msg, err error) {
 // fail has the writer send an ERROR saying why, then closes. It waits a
 // little for the writer, which may be stuck on a remote side not reading.
 func (c *Conn) fail(code wire.Code, err error) {
+	c.t.stats.ProtocolErrors.Add(1)
 	c.t.logger.Warn("closing connection", "peer", c.remote.Name, "addr", c.raw.RemoteAddr(), "err", err)
 	c.mu.Lock()
 	c.fatal = (&wire.Error{Code: code, Text: err.Error()}).Append(nil)

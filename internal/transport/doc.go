@@ -29,7 +29,9 @@
 //     are validated before zmq4 parses them, handshakes run concurrently under
 //     HandshakeTimeout and at most MaxHandshakes at once, and frames over 64 KiB
 //     are read only within MaxReceiveMemory shared by all connections, so
-//     stalled senders of large frames cannot exhaust memory.
+//     stalled senders of large frames cannot exhaust memory. What a limit
+//     refuses (MaxHandshakes, MaxConnections) is counted in Stats and logged
+//     at WARN at most once a minute per limit: never a silent stall.
 //   - With Config.Curve, every connection is ZMTP CURVE (libzmq compatible):
 //     encrypted and authenticated, the client's key allowed by Authorize
 //     before READY, the server's key pinned by the dialer (Conn.PeerKey).

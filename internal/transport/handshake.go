@@ -24,16 +24,21 @@ func (t *Transport) dial(l *Link, ep string) error {
 	if err != nil {
 		return err
 	}
+	t.stats.Dials.Add(1)
 	d := net.Dialer{Timeout: t.cfg.HandshakeTimeout}
 	raw, err := d.DialContext(t.ctx, "tcp", addr)
 	if err != nil {
 		if t.ctx.Err() != nil {
 			return ErrClosed
 		}
+		t.stats.DialFailures.Add(1)
 		return fmt.Errorf("transport: dial %s: %w", ep, err)
 	}
 	c, err := t.handshake(raw, l)
 	if err != nil {
+		if !errors.Is(err, ErrClosed) {
+			t.stats.DialFailures.Add(1)
+		}
 		return err
 	}
 	t.cfg.Handler.Up(c)
@@ -47,6 +52,7 @@ func (t *Transport) accept(raw net.Conn) error {
 	if err != nil {
 		return err
 	}
+	t.stats.Accepted.Add(1)
 	t.cfg.Handler.Up(c)
 	c.start()
 	return nil

@@ -286,10 +286,14 @@ func testHostileInputThenLegitimateExchange(t *testing.T, s hostileSec) {
 			e.wantDown(t, "multi", ErrProtocol)
 		}},
 		{name: "garbage packet after HELLO", run: func(t *testing.T, e *hostileEnv) {
+			before := e.victim.Stats().ProtocolErrors.Load()
 			h := e.dialHello(t, e.ep, "garbage")
 			h.zmtp().Write([]byte{0, 3, 0x92, 0x01, 0xdd})
 			expectClosed(t, h.raw)
 			e.wantDown(t, "garbage", ErrProtocol)
+			if n := e.victim.Stats().ProtocolErrors.Load(); n != before+1 {
+				t.Fatalf("ProtocolErrors %d after %d, want one more", n, before)
+			}
 		}},
 		{name: "huge frame after HELLO", run: func(t *testing.T, e *hostileEnv) {
 			// With CURVE, the header of a 1 TiB MESSAGE frame.
@@ -749,6 +753,16 @@ func testConnectionLimit(t *testing.T, s hostileSec) {
 	defer closeTransport(t, p3)
 	if err := p3.dial(newLink(p3, "hub"), hub.Endpoint()); !isRefusal(err, wire.CodeBusy) {
 		t.Fatalf("third connection: %v, want ERROR busy", err)
+	}
+	// The refusal is counted on both sides, the connections in force too.
+	if n := hub.Stats().OverLimit.Load(); n != 1 {
+		t.Fatalf("hub OverLimit = %d, want 1", n)
+	}
+	if d, f := p3.Stats().Dials.Load(), p3.Stats().DialFailures.Load(); d != 1 || f != 1 {
+		t.Fatalf("p3 dials %d, failures %d; want 1 and 1", d, f)
+	}
+	if n, a := hub.Open(), hub.Stats().Accepted.Load(); n != 2 || a != 2 {
+		t.Fatalf("hub open %d, accepted %d; want 2 and 2", n, a)
 	}
 	l3, err := p3.Connect("hub", hub.Endpoint())
 	if err != nil {

@@ -96,6 +96,9 @@ func (l *Link) admit(c *Conn) (refusal *wire.Error, gone bool) {
 	cur := l.cur
 	if cur == nil && l.t.conns.Load() >= int64(l.t.cfg.MaxConnections) {
 		l.mu.Unlock()
+		l.t.stats.OverLimit.Add(1)
+		l.t.warnLimit(limitConnections, "MaxConnections established: inbound connections refused (Stats counts them; this is said once a minute)",
+			"max_connections", l.t.cfg.MaxConnections, "peer", c.remote.Name)
 		return &wire.Error{Code: wire.CodeBusy, Text: "too many connections"}, false
 	}
 	sameEpoch := cur == nil || cur.remote.Epoch == c.remote.Epoch

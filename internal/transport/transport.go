@@ -37,11 +37,45 @@ type Transport struct {
 	stats Stats
 }
 
-// Stats counts what the transport refused; all fields are atomic.
+// Stats counts the transport's connections and what it refused; all
+// fields are atomic.
 type Stats struct {
+	Dials             atomic.Uint64 // outbound connections attempted
+	DialFailures      atomic.Uint64 // of those, not through HELLO (refusals included)
+	Accepted          atomic.Uint64 // inbound connections through HELLO
+	OverLimit         atomic.Uint64 // refused: MaxConnections established already (ERROR busy)
 	HandshakesRefused atomic.Uint64 // over MaxHandshakes
 	HandshakesFailed  atomic.Uint64 // bad greeting, limits, timeout, refusals
 	ProtocolErrors    atomic.Uint64 // connections closed for a violation after HELLO
+
+	limitWarned [2]atomic.Int64 // unix nanos of the last warning per limit (see warnLimit)
+}
+
+// The limits warnLimit speaks of.
+const (
+	limitConnections = iota
+	limitHandshakes
+)
+
+// warnLimit logs that a limit refused a connection, at most once a minute
+// per limit: a connect storm must be visible without flooding the log (the
+// counters in Stats count every refusal).
+func (t *Transport) warnLimit(which int, msg string, args ...any) {
+	now := time.Now().UnixNano()
+	last := &t.stats.limitWarned[which]
+	l := last.Load()
+	if l != 0 && now-l < int64(time.Minute) || !last.CompareAndSwap(l, now) {
+		return
+	}
+	t.logger.Warn(msg, args...)
+}
+
+// Open returns the number of established connections.
+func (t *Transport) Open() int { return int(t.conns.Load()) }
+
+// Limits returns the MaxConnections and MaxHandshakes in force.
+func (t *Transport) Limits() (maxConnections, maxHandshakes int) {
+	return t.cfg.MaxConnections, t.cfg.MaxHandshakes
 }
 
 // Listen starts a transport listening on cfg.Listen.
@@ -195,7 +229,8 @@ func (t *Transport) acceptLoop() {
 		case t.handshakes <- struct{}{}:
 		default:
 			t.stats.HandshakesRefused.Add(1)
-			t.logger.Warn("too many handshakes under way; connection refused", "addr", raw.RemoteAddr())
+			t.warnLimit(limitHandshakes, "MaxHandshakes under way: inbound connections refused (Stats counts them; this is said once a minute)",
+				"max_handshakes", t.cfg.MaxHandshakes, "addr", raw.RemoteAddr())
 			raw.Close()
 			continue
 		}

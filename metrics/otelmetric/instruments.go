@@ -66,6 +66,22 @@ var peerSpecs = []spec[peer.Stats]{
 		func(s *peer.Stats) int64 { return int64(s.Security.Unidentified) }},
 	{"meshmq.security.insecure", "1", "1 if some of the peer's traffic is not encrypted and authenticated, else 0.", gauge,
 		func(s *peer.Stats) int64 { return boolValue(len(s.Security.Insecure) > 0) }},
+	{"meshmq.connections", "{connection}", "Data connections established.", upDown,
+		func(s *peer.Stats) int64 { return int64(s.Connections.Open) }},
+	{"meshmq.connection.dials", "{connection}", "Outbound data connections attempted.", counter,
+		func(s *peer.Stats) int64 { return int64(s.Connections.Dials) }},
+	{"meshmq.connection.dial_failures", "{connection}", "Outbound data connections not established (unreachable, refused, failed handshake).", counter,
+		func(s *peer.Stats) int64 { return int64(s.Connections.DialFailures) }},
+	{"meshmq.connection.accepts", "{connection}", "Inbound data connections established.", counter,
+		func(s *peer.Stats) int64 { return int64(s.Connections.Accepted) }},
+	{"meshmq.connection.over_limit", "{connection}", "Inbound data connections refused: MaxConnections established already.", counter,
+		func(s *peer.Stats) int64 { return int64(s.Connections.OverLimit) }},
+	{"meshmq.handshake.refused", "{connection}", "Inbound connections closed at accept: MaxHandshakes under way.", counter,
+		func(s *peer.Stats) int64 { return int64(s.Connections.HandshakesRefused) }},
+	{"meshmq.handshake.failed", "{connection}", "Inbound handshakes that failed (bad greeting, timeout, refusal).", counter,
+		func(s *peer.Stats) int64 { return int64(s.Connections.HandshakesFailed) }},
+	{"meshmq.protocol_errors", "{connection}", "Data connections closed for a protocol violation after HELLO.", counter,
+		func(s *peer.Stats) int64 { return int64(s.Connections.ProtocolErrors) }},
 }
 
 var channelSpecs = []spec[peer.ChannelStats]{

@@ -144,6 +144,8 @@ func TestRegisterObservesTraffic(t *testing.T) {
 		{"meshmq.members", peerOnly("rx"), 0},
 		{"meshmq.security.insecure", peerOnly("tx"), 1},
 		{"meshmq.security.refused", peerOnly("tx"), 0},
+		{"meshmq.connection.over_limit", peerOnly("rx"), 0},
+		{"meshmq.protocol_errors", peerOnly("rx"), 0},
 		{"meshmq.member.events", []attribute.KeyValue{otelmetric.PeerKey.String("tx"), otelmetric.MemberEventKey.String("joined")}, int64(ts.Members.Joined)},
 		{"meshmq.member.events", []attribute.KeyValue{otelmetric.PeerKey.String("tx"), otelmetric.MemberEventKey.String("failed")}, int64(ts.Members.Failed)},
 	} {
@@ -176,8 +178,8 @@ func TestRegisterInstrumentKinds(t *testing.T) {
 			}
 		}
 	}
-	if n != 37 {
-		t.Errorf("%d metrics, want 37", n)
+	if n != 45 {
+		t.Errorf("%d metrics, want 45", n)
 	}
 	for name, want := range map[string]string{
 		"meshmq.channel.sent":          "counter",

@@ -240,6 +240,8 @@ func TestCollectorLintAndCount(t *testing.T) {
 		"meshmq_transmissions_total":      2,
 		"meshmq_security_insecure":        2,
 		"meshmq_security_refused_total":   2,
+		"meshmq_connections":              2,
+		"meshmq_protocol_errors_total":    2,
 		"meshmq_destination_connected":    2,
 		"meshmq_channel_buffer_bytes":     7,
 		"meshmq_handler_duration_seconds": 3,
