@@ -41,6 +41,7 @@ type dest struct {
 	resendq []*outMsg // NACKed and due: written before sendq, credit already granted
 	retries []*outMsg // NACKed, waiting for retryAt
 	skips   []uint64  // seqs the receiver must settle without handling
+	epoch   uint64    // the receiver's epoch on the last connection
 	limit   uint64    // credit: the highest seq conn may carry
 	limited bool      // limit is known for conn (set by the first write)
 	initial uint64    // the receiver's initial credit; 0: no limit
@@ -239,6 +240,8 @@ func (d *dest) up(c *transport.Conn) {
 		return
 	}
 	d.conn, d.limited, d.initial = c, false, c.Remote().InitialCredit
+	sameReceiver := d.epoch == c.Remote().Epoch
+	d.epoch = c.Remote().Epoch
 	d.sendq = d.sendq[:0]
 	for _, m := range d.unacked {
 		m.queued, m.waiting = !m.done, false
@@ -250,7 +253,20 @@ func (d *dest) up(c *transport.Conn) {
 	// Messages settled out of order by an earlier incarnation of the
 	// receiver leave holes a new one cannot tell from messages in flight:
 	// skip entries fill them, so its contiguous point (and credit) advances.
-	d.skips = d.skips[:0]
+	// The same receiver keeps its stream across connections: the skips of
+	// seqs gone from unacked (moved to another instance) still have to
+	// reach it; a new incarnation starts past them.
+	low := d.nextSeq + 1
+	if len(d.unacked) > 0 {
+		low = d.unacked[0].seq
+	}
+	keep := d.skips[:0]
+	for _, seq := range d.skips {
+		if sameReceiver && seq < low {
+			keep = append(keep, seq)
+		}
+	}
+	d.skips = keep
 	for _, m := range d.unacked {
 		if m.done {
 			d.skips = append(d.skips, m.seq)
@@ -308,6 +324,9 @@ func (d *dest) takeForFailover() []*outMsg {
 		}
 		m.done = true
 		moved = append(moved, m)
+		// The receiver may live on (a cut, not a crash) and see this
+		// stream again: the seq must not stay a hole in it.
+		d.skips = append(d.skips, m.seq)
 	}
 	d.live -= len(moved)
 	d.compact()

@@ -260,7 +260,9 @@ func (r *receiver) data(c *transport.Conn, pk *wire.Data) {
 			st.granted = e.Seq - 1 + uint64(p.cfg.credit)
 		}
 		if st.settled.Contains(e.Seq) {
-			p.duplicate(m)
+			if e.Flags&wire.FlagSkip == 0 {
+				p.duplicate(m)
+			}
 			r.markDirty(ip)
 			continue
 		}
